@@ -1,0 +1,172 @@
+/**
+ * The typed, validated, frozen configuration every other module reads.
+ * Produced by `loadConfig` from YAML (Kestra/Micronaut keys + `authz:` keys);
+ * all defaults are already applied here, so consumers never re-default.
+ */
+
+export type ActionName = string; // open strings: Kestra 1.x CRUD and 2.x actions both fit
+export type ResourceName = string;
+/** `{RESOURCE: [ACTIONS]}` exactly as Kestra writes it (upper-case keys and values). */
+export type PermissionMap = Readonly<Record<ResourceName, readonly ActionName[]>>;
+
+export interface RoleConfig {
+  readonly name: string;
+  readonly description?: string;
+  readonly permissions: PermissionMap;
+}
+
+export interface DefaultRoleConfig extends RoleConfig {
+  /** Limits the default role to one tenant; undefined = every tenant. */
+  readonly tenantId?: string;
+}
+
+export interface BindingConfig {
+  /** Exactly one of user / group is set. */
+  readonly user?: string;
+  readonly group?: string;
+  readonly role: string;
+  /** Limits the binding to this Kestra namespace and its children. */
+  readonly namespace?: string;
+  /** Limits the binding to one tenant. */
+  readonly tenantId?: string;
+  /** 1-based line in the config file, for messages. */
+  readonly line?: number;
+}
+
+export type RuleAllow = 'public' | 'authenticated' | 'deny';
+
+export interface RuleConfig {
+  /** Name shown in explain output, metadata and logs; default `rule[<index>]`. */
+  readonly id: string;
+  readonly match: {
+    /** Upper-case methods; undefined = any. */
+    readonly methods?: readonly string[];
+    /** Path template: literal segments, `{name}` captures one segment, `**` the rest. */
+    readonly path: string;
+    /** Exact host (lower-case, port ignored) or `*.example.com`; undefined = any. */
+    readonly host?: string;
+  };
+  /** Exactly one of allow / require is set. */
+  readonly allow?: RuleAllow;
+  /** `RESOURCE:ACTION`, or `RESOURCE:*` for any action of the resource. */
+  readonly require?: string;
+  readonly line?: number;
+}
+
+/** Where a bearer JWT is read from, in order. */
+export type TokenSource =
+  | { readonly header: string; readonly prefix: string }
+  | { readonly cookie: string };
+
+export interface BearerIssuerConfig {
+  readonly issuer: string;
+  /** Given directly, or undefined = discovered from `<issuer>/.well-known/openid-configuration`. */
+  readonly jwksUri?: string;
+  /** Accepted `aud` values; at least one must match. */
+  readonly audiences: readonly string[];
+  /** Asymmetric algorithms only; never `none`, never HS*. */
+  readonly algorithms: readonly string[];
+  readonly from: readonly TokenSource[];
+  /** Groups claim path for this issuer (default: kestra.security.oidc.groups-claim-path). */
+  readonly groupsClaimPath?: string;
+}
+
+export interface OidcProviderConfig {
+  /** `<name>` in `micronaut.security.oauth2.clients.<name>`. */
+  readonly name: string;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  readonly issuer: string;
+  readonly scopes: readonly string[];
+  /** undefined = on when the provider advertises end_session_endpoint. */
+  readonly endSessionEnabled?: boolean;
+  readonly prompt?: string;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface IdentityHeaderNames {
+  readonly user: string;
+  readonly email: string;
+  readonly groups: string;
+  readonly tenant: string;
+  /** Header carrying a signed identity JWT; undefined = not sent. */
+  readonly identity?: string;
+}
+
+export type UsersStoreConfig =
+  | { readonly store: 'file'; readonly file: string }
+  | { readonly store: 'postgres'; readonly url: string };
+
+export type SessionsStoreConfig =
+  | { readonly store: 'cookie' }
+  | { readonly store: 'redis'; readonly url: string; readonly prefix: string };
+
+export interface Config {
+  /** Path of the file read, or '<embedded default>'. */
+  readonly source: string;
+  readonly secrets: {
+    /** Signs the session cookie (≥ 32 bytes). */
+    readonly session: Uint8Array;
+    /** Protects the refresh token (≥ 32 bytes). */
+    readonly refresh: Uint8Array;
+    /** True when generated at start (no secret configured): sessions die with the process. */
+    readonly ephemeral: boolean;
+  };
+  readonly cookie: {
+    readonly name: string;
+    readonly maxAgeSeconds: number;
+    /** undefined = Secure when external-url is https. */
+    readonly secure?: boolean;
+    readonly sameSite: 'lax' | 'strict' | 'none';
+    readonly domain?: string;
+    readonly path: string;
+  };
+  readonly oidc: {
+    readonly enabled: boolean;
+    readonly providers: readonly OidcProviderConfig[];
+    /** Dot path into claims giving groups; undefined = `groups`. */
+    readonly groupsClaimPath: string;
+  };
+  readonly logout: { readonly getAllowed: boolean };
+  readonly defaultRole?: DefaultRoleConfig;
+  readonly basicAuth: { readonly enabled: boolean };
+  readonly lockout: {
+    readonly threshold: number;
+    readonly windowSeconds: number;
+    readonly lockSeconds: number;
+  };
+  readonly externalUrl?: string;
+  readonly listen: {
+    readonly grpc: HostPort;
+    readonly http: HostPort;
+    readonly management: HostPort;
+  };
+  readonly bearer: {
+    readonly issuers: readonly BearerIssuerConfig[];
+    /** Allowed clock skew for exp/nbf/iat, seconds (default 30). */
+    readonly clockSkewSeconds: number;
+    /** JWKS refresh: max-age (default 600 s) and cooldown between unknown-kid refetches (default 30 s). */
+    readonly jwksMaxAgeSeconds: number;
+    readonly jwksCooldownSeconds: number;
+    readonly jwksTimeoutMs: number;
+  };
+  readonly users: UsersStoreConfig;
+  readonly sessions: SessionsStoreConfig;
+  readonly roles: readonly RoleConfig[];
+  readonly bindings: readonly BindingConfig[];
+  readonly rules: readonly RuleConfig[];
+  readonly kestraRules: boolean;
+  readonly default: RuleAllow;
+  /** Claims tried in order for an identity's name (default [preferred_username, email]). */
+  readonly userClaims: readonly string[];
+  readonly headers: IdentityHeaderNames;
+  /** Max verified tokens cached (default 100 000). */
+  readonly tokenCacheSize: number;
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */
+  readonly warnings: readonly string[];
+}

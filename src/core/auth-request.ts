@@ -1,0 +1,127 @@
+/**
+ * AuthRequest: the plain-data question every door asks the core.
+ *
+ * Doors (gRPC Check, HTTP ext_authz, forward-auth) translate their wire format
+ * into this shape; nothing here knows about a transport.
+ */
+export interface AuthRequest {
+  /** Request id for logs and JSON error bodies (x-request-id, else the door's own id). */
+  readonly id: string;
+  /** Upper-case HTTP method. */
+  readonly method: string;
+  /** 'http' or 'https' as the client used it. */
+  readonly scheme: string;
+  /** Host as the client sent it (`:authority`), lower-case, port kept. */
+  readonly host: string;
+  /** Normalized path the route rules decide on (see normalizePath). No query string. */
+  readonly path: string;
+  /** Query string without the leading '?', '' when absent. */
+  readonly query: string;
+  /** Request headers, keys lower-case; repeated headers joined with ',' as Envoy does. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Cookies parsed from the `cookie` header; first occurrence of a name wins. */
+  readonly cookies: ReadonlyMap<string, string>;
+  /** Client address (no port), '' when the door does not know it. */
+  readonly sourceAddress: string;
+}
+
+export interface AuthRequestInit {
+  id?: string;
+  method: string;
+  scheme?: string;
+  host?: string;
+  /** Path as received, may include a query string (Envoy puts it there). */
+  path: string;
+  headers?: Record<string, string>;
+  sourceAddress?: string;
+}
+
+const MAX_COOKIES = 200;
+
+/** Parses a Cookie header. Bounded: at most MAX_COOKIES pairs are looked at. */
+export function parseCookieHeader(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>();
+  if (!header) return cookies;
+  let start = 0;
+  let count = 0;
+  while (start < header.length && count < MAX_COOKIES) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end) {
+      const name = header.slice(start, eq).trim();
+      let value = header.slice(eq + 1, end).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      if (name && !cookies.has(name)) cookies.set(name, value);
+    }
+    count++;
+    start = end + 1;
+  }
+  return cookies;
+}
+
+/**
+ * Normalizes a request path the way upstreams (Kestra/Micronaut, nginx,
+ * Envoy with `normalize_path` + `merge_slashes`) resolve it, so a rule
+ * decides on the same resource the upstream will serve:
+ * - percent-decoding of unreserved characters only (`%2e` → `.`, `%41` → `A`);
+ *   an encoded slash `%2F` or backslash `%5C` stays encoded and so can never
+ *   split a segment;
+ * - repeated slashes merged;
+ * - `.` and `..` segments resolved (never above the root);
+ * Returns null when the path is not an absolute path (caller answers 400-like deny).
+ */
+export function normalizePath(rawPath: string): string | null {
+  if (!rawPath.startsWith('/')) return null;
+  let decoded: string;
+  if (rawPath.includes('%')) {
+    decoded = rawPath.replace(/%([0-9a-fA-F]{2})/g, (whole, hex: string) => {
+      const code = Number.parseInt(hex, 16);
+      const isUnreserved =
+        (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) ||
+        (code >= 0x61 && code <= 0x7a) || code === 0x2d || code === 0x2e || code === 0x5f || code === 0x7e;
+      return isUnreserved ? String.fromCharCode(code) : whole.toUpperCase();
+    });
+  } else {
+    decoded = rawPath;
+  }
+  if (!decoded.includes('//') && !decoded.includes('/.')) return decoded;
+  const out: string[] = [];
+  const segments = decoded.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg === '' && i < segments.length - 1) continue;
+    if (seg === '.') {
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    if (seg === '..') {
+      out.pop();
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+/** Builds an AuthRequest; splits the query off the path and normalizes both. */
+export function createAuthRequest(init: AuthRequestInit): AuthRequest | null {
+  const headers = init.headers ?? {};
+  const q = init.path.indexOf('?');
+  const rawPath = q === -1 ? init.path : init.path.slice(0, q);
+  const hash = rawPath.indexOf('#');
+  const path = normalizePath(hash === -1 ? rawPath : rawPath.slice(0, hash));
+  if (path === null) return null;
+  return {
+    id: init.id ?? headers['x-request-id'] ?? '',
+    method: init.method.toUpperCase(),
+    scheme: (init.scheme || headers['x-forwarded-proto'] || 'http').toLowerCase(),
+    host: (init.host ?? headers[':authority'] ?? headers.host ?? '').toLowerCase(),
+    path,
+    query: q === -1 ? '' : init.path.slice(q + 1),
+    headers,
+    cookies: parseCookieHeader(headers.cookie),
+    sourceAddress: init.sourceAddress ?? '',
+  };
+}

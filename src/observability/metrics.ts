@@ -1,0 +1,92 @@
+/**
+ * Every Prometheus instrument, created once (the only module-level singleton
+ * the design allows). Label values are bounded: reason codes, results, modes,
+ * configured issuer URLs and provider names — never users, paths or tokens.
+ */
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+const P = 'kestra_authz_';
+
+export const decisionsTotal = new client.Counter({
+  name: `${P}decisions_total`,
+  help: 'Authorization decisions by result (allow|deny|error), reason code and door (grpc|http|cli).',
+  labelNames: ['result', 'reason', 'mode'] as const,
+  registers: [registry],
+});
+
+export const decisionDuration = new client.Histogram({
+  name: `${P}decision_duration_seconds`,
+  help: 'Time spent in decide(), seconds.',
+  labelNames: ['mode'] as const,
+  buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [registry],
+});
+
+export const jwksFetchTotal = new client.Counter({
+  name: `${P}jwks_fetch_total`,
+  help: 'JWKS fetches by configured issuer and result (ok|error|timeout|invalid).',
+  labelNames: ['issuer', 'result'] as const,
+  registers: [registry],
+});
+
+export const jwksKeys = new client.Gauge({
+  name: `${P}jwks_keys`,
+  help: 'Keys currently held for each configured issuer.',
+  labelNames: ['issuer'] as const,
+  registers: [registry],
+});
+
+export const tokenCacheHits = new client.Counter({
+  name: `${P}token_cache_hits_total`,
+  help: 'Bearer tokens answered from the verified-token cache (positive or negative entry).',
+  registers: [registry],
+});
+
+export const tokenCacheMisses = new client.Counter({
+  name: `${P}token_cache_misses_total`,
+  help: 'Bearer tokens that needed a signature verification.',
+  registers: [registry],
+});
+
+export const oidcLoginsTotal = new client.Counter({
+  name: `${P}oidc_logins_total`,
+  help: 'OIDC logins by configured provider and result.',
+  labelNames: ['provider', 'result'] as const,
+  registers: [registry],
+});
+
+export const oidcRefreshTotal = new client.Counter({
+  name: `${P}oidc_refresh_total`,
+  help: 'Session refreshes at the provider by configured provider and result.',
+  labelNames: ['provider', 'result'] as const,
+  registers: [registry],
+});
+
+export const basicAuthLockoutsTotal = new client.Counter({
+  name: `${P}basic_auth_lockouts_total`,
+  help: 'Basic-auth lockouts started after too many failed attempts.',
+  registers: [registry],
+});
+
+export const configReloadsTotal = new client.Counter({
+  name: `${P}config_reloads_total`,
+  help: 'Configuration loads by result (success|failure).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const configLastReloadSuccess = new client.Gauge({
+  name: `${P}config_last_reload_success_timestamp_seconds`,
+  help: 'Unix time of the last configuration that loaded successfully.',
+  registers: [registry],
+});
+
+export const buildInfo = new client.Gauge({
+  name: `${P}build_info`,
+  help: 'Always 1; labels carry the version and the Node.js version.',
+  labelNames: ['version', 'node'] as const,
+  registers: [registry],
+});
