@@ -1,0 +1,256 @@
+/**
+ * BearerAuthenticator: a JWT from a trusted issuer, its signature checked
+ * against that issuer's JWKS (never against a key or key URL the token
+ * itself names).
+ *
+ * Order of checks, cheapest and most telling first:
+ *   source has a token? → size and shape → token cache → decode (untrusted)
+ *   → pick the issuer by `iss` → header (alg allow-list, kid, crit, embedded
+ *   keys) → key from the JwksCache → jose jwtVerify (signature, iss, aud,
+ *   exp/nbf with skew, exp and sub required) → Identity from the claims.
+ * Every path returns an AuthnResult; nothing here throws to the caller.
+ */
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { Authenticator, AuthnResult } from './authenticator.js';
+import { SKIP } from './authenticator.js';
+import type { AuthRequest } from '../core/auth-request.js';
+import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js';
+import { identityFromClaims } from './claims-identity.js';
+import type { JwksCache } from './jwks-cache.js';
+import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
+import { bearerFailure, failureFromJoseError } from './jwt-failure.js';
+import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
+import { compileTokenSources, findToken, sourceId, type CompiledTokenSource } from './token-source.js';
+
+/** Larger than any real access token; refusing before parsing bounds the work an attacker can ask for. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
+const DEFAULT_SOURCES: readonly TokenSource[] = [{ header: 'authorization', prefix: 'Bearer ' }];
+/** Header members that point at a key: we only ever verify with the issuer's JWKS, so a token carrying one is refused. */
+const KEY_BEARING_HEADERS = ['jku', 'x5u', 'jwk'] as const;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+export interface BearerAuthenticatorOptions {
+  readonly issuers: readonly BearerIssuerConfig[];
+  /** Allowed clock skew for exp/nbf, seconds. */
+  readonly clockSkewSeconds: number;
+  /** Claims tried in order for the identity's name. */
+  readonly userClaims: readonly string[];
+  /** Default groups claim path (`kestra.security.oidc.groups-claim-path`); an issuer may override it. */
+  readonly groupsClaimPath: string;
+  /** One JwksCache per configured issuer, keyed by issuer; owned by the caller so it outlives config reloads. */
+  readonly jwksCaches: ReadonlyMap<string, JwksCache>;
+  /** Max verified tokens cached; 0 disables the cache. */
+  readonly tokenCacheSize: number;
+  /** Clock in ms; default Date.now. */
+  readonly now?: () => number;
+}
+
+interface IssuerPlan {
+  readonly issuer: string;
+  /** Mutable type only because jose's options want string[]; never mutated. */
+  readonly audiences: string[];
+  readonly algorithms: string[];
+  readonly groupsClaimPath: string;
+  readonly jwks: JwksCache;
+  /** Prebuilt: the 503-class failure naming this (configured, non-secret) issuer. */
+  readonly unavailable: CachedFailure;
+}
+
+type Verified = { readonly kind: 'ok'; readonly result: Extract<CachedToken, { kind: 'ok' }>; readonly exp: number };
+
+const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
+const EMPTY = bearerFailure('token_malformed', 'bearer token is empty');
+const TOO_LARGE = bearerFailure('token_malformed', `token is larger than ${MAX_TOKEN_LENGTH} bytes`);
+const ENCRYPTED = bearerFailure('token_malformed', 'encrypted tokens (JWE) are not accepted');
+const UNTRUSTED_ISSUER = bearerFailure('token_untrusted_issuer', 'token issuer is not trusted');
+const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
+const UNKNOWN_KID = bearerFailure('token_unknown_kid', "token key id is not in the issuer's key set");
+const AMBIGUOUS_KEY = bearerFailure('token_unknown_kid', 'token has no key id and the issuer publishes several keys');
+const CRIT = bearerFailure('token_invalid', 'token requires header extensions (crit) that are not supported');
+const KEY_IN_HEADER = bearerFailure('token_invalid', 'token header names its own key (jku/x5u/jwk); only the issuer key set is trusted');
+const NO_SUBJECT = bearerFailure('token_invalid', 'token has no usable sub claim');
+const NO_EXPIRY = bearerFailure('token_invalid', 'token has no exp claim');
+const INTERNAL = bearerFailure('internal_error', 'bearer token could not be checked');
+
+function checkIssuer(config: BearerIssuerConfig): void {
+  if (config.audiences.length === 0) throw new TypeError(`bearer issuer ${config.issuer}: "audiences" must list at least one audience`);
+  if (config.algorithms.length === 0) throw new TypeError(`bearer issuer ${config.issuer}: "algorithms" must list at least one algorithm`);
+  for (const alg of config.algorithms) {
+    if (!ASYMMETRIC_JWS_ALGORITHMS.has(alg)) {
+      throw new TypeError(`bearer issuer ${config.issuer}: algorithm ${alg} is not allowed (one of ${[...ASYMMETRIC_JWS_ALGORITHMS].join(', ')})`);
+    }
+  }
+}
+
+/** Size and compact-JWS shape, before any decoding. */
+function shapeFailure(token: string): CachedFailure | undefined {
+  if (token === '') return EMPTY;
+  if (token.length > MAX_TOKEN_LENGTH) return TOO_LARGE;
+  const parts = token.split('.');
+  if (parts.length === 5) return ENCRYPTED;
+  if (parts.length !== 3) return MALFORMED;
+  // An empty signature (`alg: none`) passes here so it is reported as the algorithm problem it is.
+  if (parts[0] === '' || parts[1] === '' || !parts.every((part) => BASE64URL.test(part))) return MALFORMED;
+  return undefined;
+}
+
+export class BearerAuthenticator implements Authenticator {
+  readonly name = 'bearer' as const;
+  readonly #sources: readonly CompiledTokenSource[];
+  /** Per source index: the issuers (by `iss`) that accept tokens from that source. */
+  readonly #issuersBySource: readonly ReadonlyMap<string, IssuerPlan>[];
+  readonly #cache: TokenCache;
+  readonly #userClaims: readonly string[];
+  readonly #clockToleranceSeconds: number;
+  readonly #now: () => number;
+
+  constructor(options: BearerAuthenticatorOptions) {
+    if (!Number.isFinite(options.clockSkewSeconds) || options.clockSkewSeconds < 0) {
+      throw new TypeError('BearerAuthenticator option "clockSkewSeconds" must be a number >= 0');
+    }
+    const plans: { plan: IssuerPlan; sources: readonly TokenSource[] }[] = [];
+    const seen = new Set<string>();
+    for (const config of options.issuers) {
+      if (seen.has(config.issuer)) throw new TypeError(`bearer issuer ${config.issuer} is configured twice`);
+      seen.add(config.issuer);
+      checkIssuer(config);
+      const jwks = options.jwksCaches.get(config.issuer);
+      if (!jwks) throw new TypeError(`bearer issuer ${config.issuer}: no JwksCache was given for it`);
+      plans.push({
+        plan: Object.freeze({
+          issuer: config.issuer,
+          audiences: [...config.audiences],
+          algorithms: [...config.algorithms],
+          groupsClaimPath: config.groupsClaimPath ?? options.groupsClaimPath,
+          jwks,
+          unavailable: bearerFailure('jwks_unavailable', `keys of issuer ${config.issuer} are unavailable`),
+        }),
+        sources: config.from.length > 0 ? config.from : DEFAULT_SOURCES,
+      });
+    }
+    this.#sources = Object.freeze(compileTokenSources(plans.flatMap((p) => p.sources)));
+    this.#issuersBySource = this.#sources.map((source) => {
+      const byIss = new Map<string, IssuerPlan>();
+      for (const { plan, sources } of plans) {
+        if (sources.some((s) => sourceId(s) === source.id)) byIss.set(plan.issuer, plan);
+      }
+      return byIss;
+    });
+    this.#now = options.now ?? Date.now;
+    this.#cache = new TokenCache({ maxEntries: options.tokenCacheSize, now: this.#now });
+    this.#userClaims = Object.freeze([...options.userClaims]);
+    this.#clockToleranceSeconds = options.clockSkewSeconds;
+  }
+
+  /** The verified-token cache of this instance (hit/miss counts for tests and diagnostics). */
+  get tokenCache(): TokenCache {
+    return this.#cache;
+  }
+
+  async authenticate(req: AuthRequest): Promise<AuthnResult> {
+    const found = findToken(req, this.#sources);
+    if (!found) return SKIP;
+    const { token, source } = found;
+    const badShape = shapeFailure(token);
+    if (badShape) return badShape;
+
+    const key = TokenCache.keyOf(token, source.index);
+    const cached = this.#cache.get(key);
+    if (cached) return cached;
+
+    let outcome: Verified | CachedFailure;
+    try {
+      outcome = await this.#verify(token, this.#issuersBySource[source.index]!);
+    } catch {
+      // A bug of ours, not the token's fault: refuse (500), never allow, never cache.
+      return INTERNAL;
+    }
+    if (outcome.kind === 'ok') {
+      this.#cache.setVerified(key, outcome.result.identity, outcome.exp);
+      return outcome.result;
+    }
+    this.#cache.setFailed(key, outcome);
+    return outcome;
+  }
+
+  async #verify(token: string, issuers: ReadonlyMap<string, IssuerPlan>): Promise<Verified | CachedFailure> {
+    // Decoded WITHOUT trust, only to choose the issuer and its key; jwtVerify re-reads everything.
+    let header: ProtectedHeaderParameters;
+    let claims: JWTPayload;
+    try {
+      header = decodeProtectedHeader(token);
+      claims = decodeJwt(token);
+    } catch {
+      return MALFORMED;
+    }
+    const plan = typeof claims.iss === 'string' ? issuers.get(claims.iss) : undefined;
+    if (!plan) return UNTRUSTED_ISSUER;
+
+    const alg = header.alg;
+    if (typeof alg !== 'string' || !plan.algorithms.includes(alg)) return ALG_NOT_ALLOWED;
+    const kid: unknown = header.kid;
+    if (kid !== undefined && typeof kid !== 'string') return MALFORMED;
+    if (header.crit !== undefined) return CRIT;
+    if (KEY_BEARING_HEADERS.some((member) => Object.hasOwn(header, member))) return KEY_IN_HEADER;
+
+    const found = await plan.jwks.getKey(alg, kid);
+    switch (found.kind) {
+      case 'unavailable':
+        return plan.unavailable;
+      case 'unknown_kid':
+        return UNKNOWN_KID;
+      case 'ambiguous':
+        return AMBIGUOUS_KEY;
+      case 'key':
+        break;
+    }
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, found.key, {
+        issuer: plan.issuer,
+        audience: plan.audiences,
+        algorithms: plan.algorithms,
+        clockTolerance: this.#clockToleranceSeconds,
+        currentDate: new Date(this.#now()),
+        // API tokens must expire; and without a subject nothing can be bound to the caller.
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (err) {
+      return failureFromJoseError(err);
+    }
+    const identity = identityFromClaims(payload, {
+      via: 'bearer',
+      userClaims: this.#userClaims,
+      groupsClaimPath: plan.groupsClaimPath,
+      issuer: plan.issuer,
+    });
+    if (!identity) return NO_SUBJECT;
+    // jose has checked exp is present and numeric (requiredClaims); the guard keeps the type honest.
+    if (typeof payload.exp !== 'number') return NO_EXPIRY;
+    return { kind: 'ok', result: Object.freeze({ kind: 'ok', identity }), exp: payload.exp };
+  }
+}
+
+/**
+ * The bearer stage for one config snapshot, or undefined when no issuer is
+ * configured (the chain then skips the stage at no cost). `jwksCaches` come
+ * from reuseJwksCaches(config.bearer, previous) so keys survive reloads.
+ */
+export function createBearerAuthenticator(
+  config: Config,
+  jwksCaches: ReadonlyMap<string, JwksCache>,
+  now?: () => number,
+): BearerAuthenticator | undefined {
+  if (config.bearer.issuers.length === 0) return undefined;
+  return new BearerAuthenticator({
+    issuers: config.bearer.issuers,
+    clockSkewSeconds: config.bearer.clockSkewSeconds,
+    userClaims: config.userClaims,
+    groupsClaimPath: config.oidc.groupsClaimPath,
+    jwksCaches,
+    tokenCacheSize: config.tokenCacheSize,
+    now,
+  });
+}
