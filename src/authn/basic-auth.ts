@@ -1,0 +1,187 @@
+/**
+ * HTTP Basic authentication of local users (RFC 7617), with brute-force
+ * lockout and a short-lived cache of successful verifications.
+ *
+ * Order of checks, and why:
+ * 1. no `Authorization: Basic …` → skip (another authenticator may apply);
+ * 2. Basic turned off → fail `basic_disabled` (a credential was sent: saying
+ *    so beats a puzzling "no credentials");
+ * 3. malformed header → `basic_bad_credentials`;
+ * 4. user name locked → `basic_locked_out` before any password check, so a
+ *    lock is never a password oracle;
+ * 5. store down → `store_unavailable` (503), never an allow;
+ * 6. unknown user → the same scrypt work against DUMMY_HASH, then the same
+ *    answer as a wrong password, and the failure counts toward a lock just
+ *    like for a real user: neither timing nor lockout tells who exists.
+ *
+ * Attempts for one user name are verified one at a time: a burst of parallel
+ * guesses cannot all run before the first failure is counted, and a burst of
+ * parallel correct requests costs one scrypt (the rest hit the cache).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { AuthRequest } from '../core/auth-request.js';
+import type { Identity } from '../core/identity.js';
+import type { AuthnFailureReason } from '../core/reasons.js';
+import type { UserRecord, UsersStore } from '../stores/users-store.js';
+import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
+import type { LockoutTracker } from './lockout.js';
+import { DUMMY_HASH, verifyPassword } from './password-hash.js';
+
+export interface BasicAuthenticatorOptions {
+  readonly store: UsersStore;
+  readonly lockout: LockoutTracker;
+  /** `kestra.security.basic-auth.enabled`. */
+  readonly enabled: boolean;
+  /** How long a successful verification is reused (default 60 s). */
+  readonly cacheTtlMs?: number;
+  /** Max cached verifications (default 10 000). */
+  readonly cacheSize?: number;
+  /** Clock for the cache, ms (default performance.now via lru-cache). */
+  readonly now?: () => number;
+}
+
+/** Longest Authorization header looked at; real Basic credentials are far shorter. */
+export const MAX_BASIC_HEADER_LENGTH = 4096;
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+type Credentials = { readonly username: string; readonly password: string };
+
+const fail = (reason: AuthnFailureReason, description: string): AuthnResult =>
+  ({ kind: 'fail', reason, description, scheme: 'Basic' });
+
+const BAD_CREDENTIALS = fail('basic_bad_credentials', 'invalid username or password');
+const MALFORMED = fail('basic_bad_credentials', 'malformed Basic credentials');
+const LOCKED = fail('basic_locked_out', 'too many failed attempts: this account is temporarily locked, try again later');
+const DISABLED = fail('basic_disabled', 'Basic authentication is disabled on this server');
+const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
+
+/**
+ * Extracts Basic credentials: `undefined` when the header is absent or uses
+ * another scheme, `null` when it is Basic but malformed.
+ */
+export function parseBasicHeader(header: string | undefined): Credentials | null | undefined {
+  if (header === undefined) return undefined;
+  const trimmed = header.trimStart();
+  const space = trimmed.search(/[ \t]/);
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  if (header.length > MAX_BASIC_HEADER_LENGTH || space === -1) return null;
+  const encoded = trimmed.slice(space + 1).trim();
+  if (!BASE64.test(encoded)) return null;
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export class BasicAuthenticator implements Authenticator {
+  readonly name = 'basic' as const;
+  readonly #store: UsersStore;
+  readonly #lockout: LockoutTracker;
+  readonly #enabled: boolean;
+  /** cache key → the stored hash the password was verified against. */
+  readonly #verified: LRUCache<string, string>;
+  /** Per-process salt: cache keys are useless outside this process. */
+  readonly #cacheSalt = randomBytes(32);
+  /** user name → tail of the queue of verifications in progress for it. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: BasicAuthenticatorOptions) {
+    this.#store = options.store;
+    this.#lockout = options.lockout;
+    this.#enabled = options.enabled;
+    const now = options.now;
+    this.#verified = new LRUCache<string, string>({
+      max: options.cacheSize ?? 10_000,
+      ttl: options.cacheTtlMs ?? 60_000,
+      ttlAutopurge: false,
+      // An injected clock is read on every look-up (no 1 ms caching of "now").
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
+  }
+
+  /** Live cached verifications (expired ones dropped first); for diagnostics and tests. */
+  get cachedVerifications(): number {
+    this.#verified.purgeStale();
+    return this.#verified.size;
+  }
+
+  async authenticate(req: AuthRequest): Promise<AuthnResult> {
+    const credentials = parseBasicHeader(req.headers.authorization);
+    if (credentials === undefined) return SKIP;
+    if (!this.#enabled) return DISABLED;
+    if (credentials === null) return MALFORMED;
+    const { username } = credentials;
+    if (this.#lockout.isLocked(username)) return LOCKED;
+    const cacheKey = this.#cacheKey(credentials);
+    // Fast path: a recent success for exactly this password and this stored hash.
+    const fast = await this.#lookup(username);
+    if (fast === 'down') return STORE_DOWN;
+    if (fast && this.#verified.get(cacheKey) === fast.passwordHash) return this.#success(fast);
+    return this.#oneAtATime(username, () => this.#verify(credentials, cacheKey));
+  }
+
+  async #verify(credentials: Credentials, cacheKey: string): Promise<AuthnResult> {
+    const { username, password } = credentials;
+    // Re-checked: the attempts queued before this one may have locked the name.
+    if (this.#lockout.isLocked(username)) return LOCKED;
+    const user = await this.#lookup(username);
+    if (user === 'down') return STORE_DOWN;
+    if (user && this.#verified.get(cacheKey) === user.passwordHash) return this.#success(user);
+    const matches = await verifyPassword(password, user ? user.passwordHash : DUMMY_HASH);
+    if (!user || !matches) {
+      this.#lockout.recordFailure(username);
+      return BAD_CREDENTIALS;
+    }
+    this.#verified.set(cacheKey, user.passwordHash);
+    return this.#success(user);
+  }
+
+  #success(user: UserRecord): AuthnResult {
+    this.#lockout.recordSuccess(user.username);
+    const identity: Identity = {
+      via: 'basic',
+      subject: user.username,
+      name: user.username,
+      groups: user.groups,
+      ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
+      admin: user.admin,
+    };
+    return { kind: 'ok', identity };
+  }
+
+  async #lookup(username: string): Promise<UserRecord | undefined | 'down'> {
+    try {
+      return await this.#store.get(username);
+    } catch {
+      // Any store failure is "unavailable": it must never turn into an allow, nor into a counted failure.
+      return 'down';
+    }
+  }
+
+  /** SHA-256 over a per-process salt and `user:password` (unambiguous: user names cannot hold ':'). */
+  #cacheKey({ username, password }: Credentials): string {
+    return createHash('sha256').update(this.#cacheSalt).update(`${username}:${password}`, 'utf8').digest('base64url');
+  }
+
+  /** Runs `task` after every earlier task for the same user name has finished. */
+  async #oneAtATime<T>(username: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(username) ?? Promise.resolve();
+    const current = previous.then(task, task);
+    const tail = current.catch(() => undefined);
+    this.#queues.set(username, tail);
+    try {
+      return await current;
+    } finally {
+      if (this.#queues.get(username) === tail) this.#queues.delete(username);
+    }
+  }
+}
