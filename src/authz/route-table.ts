@@ -1,0 +1,164 @@
+/**
+ * Route rules compiled once per config into a frozen table, and the
+ * per-request match (method + host + path → the first rule that matches).
+ * Order: the operator's rules (config order), then the built-in Kestra API
+ * rules when `kestra-rules` is on, then the `default` rule, which matches
+ * everything. See path-template.ts for the template syntax.
+ */
+import type { Config, RuleAllow, RuleConfig } from '../config/types.js';
+import { ConfigError, type ConfigProblem } from '../core/errors.js';
+import { kestraApiRules, type BuiltInRule } from './kestra-api-rules.js';
+import { matchPathTemplate, parsePathTemplate, type PathTemplate } from './path-template.js';
+import { parseRequirement, requirementLabel, type Requirement } from './requirement.js';
+import { buildRouteIndex, routeCandidates, type RouteIndexNode } from './route-index.js';
+import { compileHostPattern, compileMethods, hostMatches, type HostPattern } from './rule-match.js';
+
+export type { Requirement } from './requirement.js';
+
+export interface CompiledRule {
+  readonly id: string;
+  readonly source: 'user' | 'kestra' | 'default';
+  readonly allow?: RuleAllow;
+  readonly require?: Requirement;
+  /** What the rule needs, for logs and explain: 'FLOW:READ', 'EXECUTION:READ (any namespace)', 'public'. */
+  readonly label: string;
+  /** The path template as configured. */
+  readonly path: string;
+  readonly line?: number;
+}
+
+export interface RouteMatch {
+  readonly rule: CompiledRule;
+  readonly tenant?: string;
+  readonly namespace?: string;
+  readonly captures: Readonly<Record<string, string>>;
+}
+
+interface RouteEntry {
+  readonly template: PathTemplate;
+  /** null = any method. */
+  readonly methods: ReadonlySet<string> | null;
+  /** null = any host. */
+  readonly host: HostPattern | null;
+  readonly rule: CompiledRule;
+  /** Prebuilt answer for templates without captures: such a match allocates nothing. */
+  readonly fixedMatch: RouteMatch | null;
+}
+
+export interface RouteTable {
+  /** Every rule in match order, the default rule last. */
+  readonly rules: readonly CompiledRule[];
+  readonly index: RouteIndexNode<RouteEntry>;
+  readonly fallback: RouteMatch;
+  readonly hasHostRules: boolean;
+}
+
+const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
+
+function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra', key: string, problems: ConfigProblem[]): RouteEntry | undefined {
+  const before = problems.length;
+  const report = (suffix: string, message: string): void => {
+    problems.push(rule.line === undefined ? { key: `${key}${suffix}`, message } : { key: `${key}${suffix}`, line: rule.line, message });
+  };
+  let template: PathTemplate | undefined;
+  try {
+    template = parsePathTemplate(rule.match?.path);
+  } catch (err) {
+    report('.match.path', (err as Error).message);
+  }
+  let methods: ReadonlySet<string> | null = null;
+  let host: HostPattern | null = null;
+  try {
+    methods = compileMethods(rule.match?.methods);
+  } catch (err) {
+    report('.match.methods', (err as Error).message);
+  }
+  try {
+    host = compileHostPattern(rule.match?.host);
+  } catch (err) {
+    report('.match.host', (err as Error).message);
+  }
+  const hasAllow = rule.allow !== undefined;
+  const hasRequire = rule.require !== undefined;
+  let requirement: Requirement | undefined;
+  if (hasAllow === hasRequire) {
+    report('', 'a rule needs exactly one of `allow` (public | authenticated | deny) or `require` (RESOURCE:ACTION)');
+  } else if (hasAllow && rule.allow !== 'public' && rule.allow !== 'authenticated' && rule.allow !== 'deny') {
+    report('.allow', `must be public, authenticated or deny (got ${JSON.stringify(rule.allow)})`);
+  } else if (hasRequire) {
+    try {
+      requirement = parseRequirement(rule.require!, { allNamespaces: (rule as BuiltInRule).allNamespaces === true });
+    } catch (err) {
+      report('.require', (err as Error).message);
+    }
+  }
+  if (problems.length > before || template === undefined) return undefined;
+
+  const label = requirement ? requirementLabel(requirement, template.captureNames.includes('namespace')) : rule.allow!;
+  const compiled: CompiledRule = Object.freeze({
+    id: rule.id,
+    source,
+    ...(requirement ? { require: requirement } : { allow: rule.allow! }),
+    label,
+    path: template.source,
+    ...(rule.line === undefined ? {} : { line: rule.line }),
+  });
+  const fixedMatch = template.captureNames.length === 0 ? Object.freeze({ rule: compiled, captures: EMPTY_CAPTURES }) : null;
+  return Object.freeze({ template, methods, host, rule: compiled, fixedMatch });
+}
+
+/**
+ * Compiles the route rules of one config. Throws a ConfigError listing every
+ * bad rule (key `authz.rules[i]…` and its line) — never a half-built table.
+ */
+export function compileRouteTable(config: Pick<Config, 'rules' | 'kestraRules' | 'default'> & { readonly source?: string }): RouteTable {
+  const problems: ConfigProblem[] = [];
+  const entries: RouteEntry[] = [];
+  config.rules.forEach((rule, i) => {
+    const entry = compileEntry(rule, 'user', `authz.rules[${i}]`, problems);
+    if (entry) entries.push(entry);
+  });
+  if (config.kestraRules) {
+    for (const rule of kestraApiRules()) {
+      const entry = compileEntry(rule, 'kestra', `built-in rule ${rule.id}`, problems);
+      if (entry) entries.push(entry);
+    }
+  }
+  const fallbackAllow = config.default;
+  if (fallbackAllow !== 'public' && fallbackAllow !== 'authenticated' && fallbackAllow !== 'deny') {
+    problems.push({ key: 'authz.default', message: `must be public, authenticated or deny (got ${JSON.stringify(fallbackAllow)})` });
+  }
+  if (problems.length > 0) throw new ConfigError(config.source ?? 'configuration', problems);
+
+  const defaultRule: CompiledRule = Object.freeze({ id: 'default', source: 'default', allow: fallbackAllow, label: fallbackAllow, path: '/**' });
+  return Object.freeze({
+    rules: Object.freeze([...entries.map((e) => e.rule), defaultRule]),
+    index: buildRouteIndex(entries),
+    fallback: Object.freeze({ rule: defaultRule, captures: EMPTY_CAPTURES }),
+    hasHostRules: entries.some((e) => e.host !== null),
+  });
+}
+
+/**
+ * The first rule matching the request; the default rule when none does.
+ * `method` upper-case, `host` as sent (port and a trailing dot ignored),
+ * `path` normalized and without query. Allocates only for captures.
+ */
+export function matchRoute(table: RouteTable, method: string, host: string, path: string): RouteMatch {
+  // Methods are upper-case by contract; a lower-case one must not slip past a method-limited rule.
+  const c0 = method.charCodeAt(0);
+  if (c0 >= 97 && c0 <= 122) method = method.toUpperCase();
+  const candidates = routeCandidates(table.index, path);
+  // Hosts are lower-case by contract; lower-casing here keeps a host rule from being sidestepped if one is not.
+  const hostName = table.hasHostRules ? host.toLowerCase() : host;
+  for (let i = 0; i < candidates.length; i++) {
+    const entry = candidates[i]!;
+    if (entry.methods !== null && !entry.methods.has(method)) continue;
+    if (entry.host !== null && !hostMatches(entry.host, hostName)) continue;
+    const captures = matchPathTemplate(entry.template, path);
+    if (captures === null) continue;
+    if (entry.fixedMatch !== null) return entry.fixedMatch;
+    return { rule: entry.rule, tenant: captures.tenant, namespace: captures.namespace, captures };
+  }
+  return table.fallback;
+}
