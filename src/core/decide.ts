@@ -1,0 +1,147 @@
+/**
+ * decide(): the pure decision core. route → (flow) → authenticate →
+ * authorize → respond. Imports no transport; everything from the outside
+ * (authenticators with their stores and JWKS caches, the login hook) is
+ * passed in when the engine is built from one config snapshot.
+ */
+import type { Authenticator } from '../authn/authenticator.js';
+import { checkPermission, compileAccessPolicy, describeGrants, grantsFor, type AccessPolicy } from '../authz/access-policy.js';
+import { compileRouteTable, matchRoute, type RouteTable } from '../authz/route-table.js';
+import type { Config } from '../config/types.js';
+import type { AuthRequest } from './auth-request.js';
+import type { Decision } from './decision.js';
+import { compileHeaderPolicy } from './header-policy.js';
+import type { Identity } from './identity.js';
+import { allow, deny, type RespondContext } from './respond.js';
+
+/** Optional step recorder for `explain`; undefined on the request path, so it costs nothing. */
+export type Trace = (stage: 'route' | 'flow' | 'authenticate' | 'authorize' | 'respond', detail: string) => void;
+
+/** A stage that may answer before authentication (the OIDC endpoints). */
+export type FlowStage = (req: AuthRequest) => Promise<Decision | undefined>;
+
+export interface Engine {
+  readonly config: Config;
+  decide(req: AuthRequest, trace?: Trace): Promise<Decision>;
+}
+
+export interface EngineParts {
+  /** In chain order: session → bearer → basic. */
+  readonly authenticators: readonly Authenticator[];
+  readonly flow?: FlowStage;
+  readonly loginRedirect?: RespondContext['loginRedirect'];
+}
+
+interface CompiledPolicy {
+  readonly routes: RouteTable;
+  readonly access: AccessPolicy;
+  readonly respond: RespondContext;
+}
+
+export function createEngine(config: Config, parts: EngineParts): Engine {
+  const policy: CompiledPolicy = Object.freeze({
+    routes: compileRouteTable(config),
+    access: compileAccessPolicy(config),
+    respond: Object.freeze({
+      headers: compileHeaderPolicy(config),
+      realm: 'kestra-authz',
+      basicEnabled: config.basicAuth.enabled,
+      loginRedirect: parts.loginRedirect ?? null,
+    }),
+  });
+  const authenticators = [...parts.authenticators];
+  const flow = parts.flow ?? null;
+  return Object.freeze({
+    config,
+    decide: (req: AuthRequest, trace?: Trace) => decide(policy, authenticators, flow, req, trace),
+  });
+}
+
+type Authenticated =
+  | { readonly identity: Identity; readonly responseHeaders?: ReadonlyArray<readonly [string, string]> }
+  | { readonly failure: Decision }
+  | undefined;
+
+async function authenticate(
+  policy: CompiledPolicy,
+  authenticators: readonly Authenticator[],
+  req: AuthRequest,
+  rule: { id: string; label: string },
+  trace: Trace | undefined,
+): Promise<Authenticated> {
+  for (const authenticator of authenticators) {
+    const result = await authenticator.authenticate(req);
+    if (result.kind === 'skip') {
+      trace?.('authenticate', `${authenticator.name}: no credential of this kind`);
+      continue;
+    }
+    if (result.kind === 'fail') {
+      trace?.('authenticate', `${authenticator.name}: ${result.reason} (${result.description})`);
+      return { failure: deny(policy.respond, req, rule, result.reason, result.description) };
+    }
+    trace?.('authenticate', `${authenticator.name}: ${result.identity.name} (sub ${result.identity.subject})`);
+    return result;
+  }
+  trace?.('authenticate', 'anonymous: no credentials');
+  return undefined;
+}
+
+async function decide(
+  policy: CompiledPolicy,
+  authenticators: readonly Authenticator[],
+  flow: FlowStage | null,
+  req: AuthRequest,
+  trace: Trace | undefined,
+): Promise<Decision> {
+  // 1. route
+  const match = matchRoute(policy.routes, req.method, req.host, req.path);
+  const rule = match.rule;
+  trace?.('route', `${req.method} ${req.path} matched ${rule.id} (${rule.label})` +
+    (match.tenant ? `, tenant ${match.tenant}` : '') + (match.namespace ? `, namespace ${match.namespace}` : ''));
+
+  // 2. flow: OIDC endpoints answer here, before any credential is looked at
+  if (flow) {
+    const answered = await flow(req);
+    if (answered) {
+      trace?.('flow', `answered by the login flow (${answered.reason})`);
+      return answered;
+    }
+  }
+
+  if (rule.allow === 'public') return allow(policy.respond, req, rule, 'public', undefined, undefined);
+  if (rule.allow === 'deny') return deny(policy.respond, req, rule, 'rule_deny', `denied by rule ${rule.id}`);
+
+  // 3. authenticate
+  const authn = await authenticate(policy, authenticators, req, rule, trace);
+  if (authn === undefined) return deny(policy.respond, req, rule, 'no_credentials', 'authentication required');
+  if ('failure' in authn) return authn.failure;
+  const identity = authn.identity;
+
+  // 4. authorize
+  const tenant = match.tenant ?? identity.tenant;
+  const grants = grantsFor(policy.access, identity, match.tenant);
+  if (grants === 'tenant_denied') {
+    trace?.('authorize', `${identity.name} belongs to tenant ${identity.tenant ?? '?'}, not ${match.tenant ?? '?'}`);
+    return deny(policy.respond, req, rule, 'tenant_denied', `no access to tenant ${match.tenant ?? ''}`, { identity });
+  }
+  if (trace) {
+    for (const g of describeGrants(grants)) {
+      trace('authorize', `holds role ${g.role} via ${g.via}${g.namespace ? ` on namespace ${g.namespace}` : ''}: ${JSON.stringify(g.permissions)}`);
+    }
+  }
+  if (rule.require) {
+    const check = checkPermission(grants, rule.require, match.namespace);
+    if (!check.permitted) {
+      trace?.('authorize', `missing ${check.missing ?? rule.label}`);
+      return deny(policy.respond, req, rule, 'permission_denied', `missing permission ${check.missing ?? rule.label}`, {
+        identity,
+        permission: rule.label,
+        namespace: match.namespace,
+      });
+    }
+    trace?.('authorize', `${rule.label} granted by ${check.grantedBy ?? 'a role'}`);
+  }
+
+  // 5. respond
+  return allow(policy.respond, req, rule, 'permitted', identity, tenant, authn.responseHeaders);
+}

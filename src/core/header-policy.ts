@@ -1,0 +1,94 @@
+/**
+ * The one place that decides which request headers and cookies never reach
+ * the upstream: identity headers a client might spoof, and our own cookies
+ * (session, refresh, login state). Driven by a declared list built once per
+ * config.
+ */
+import type { Config } from '../config/types.js';
+import type { Identity } from './identity.js';
+import type { HeaderPair } from './decision.js';
+
+export interface HeaderPolicy {
+  /** Identity header names (lower-case), in a fixed order. */
+  readonly identityHeaders: readonly string[];
+  readonly names: Config['headers'];
+  /** Exact cookie names we own. */
+  readonly ownCookies: ReadonlySet<string>;
+  /** Cookie-name prefixes we own (per-login state cookies). */
+  readonly ownCookiePrefixes: readonly string[];
+}
+
+export function compileHeaderPolicy(config: Config): HeaderPolicy {
+  const names = config.headers;
+  const identityHeaders = [names.user, names.email, names.groups, names.tenant];
+  if (names.identity) identityHeaders.push(names.identity);
+  const cookie = config.cookie.name;
+  return Object.freeze({
+    identityHeaders: Object.freeze(identityHeaders.map((h) => h.toLowerCase())),
+    names,
+    ownCookies: new Set([cookie, `${cookie}_REFRESH_TOKEN`]),
+    ownCookiePrefixes: Object.freeze([`${cookie}_`, 'OAUTH2_STATE']),
+  });
+}
+
+function isOwnCookie(policy: HeaderPolicy, name: string): boolean {
+  if (policy.ownCookies.has(name)) return true;
+  for (const prefix of policy.ownCookiePrefixes) if (name.startsWith(prefix)) return true;
+  return false;
+}
+
+/**
+ * The Cookie header without our cookies: unchanged string when none of ours
+ * is present, null when nothing is left (the header should be removed).
+ */
+export function cookieHeaderWithoutOwn(policy: HeaderPolicy, header: string | undefined): string | null | undefined {
+  if (!header) return undefined;
+  const kept: string[] = [];
+  let removed = false;
+  for (const part of header.split(';')) {
+    const trimmed = part.trim();
+    if (!trimmed) continue;
+    const eq = trimmed.indexOf('=');
+    const name = eq === -1 ? trimmed : trimmed.slice(0, eq);
+    if (isOwnCookie(policy, name)) removed = true;
+    else kept.push(trimmed);
+  }
+  if (!removed) return undefined;
+  return kept.length ? kept.join('; ') : null;
+}
+
+/** Header values must not carry CR/LF or other controls (response splitting). */
+function headerSafe(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x1f\x7f]/.test(value) ? value.replace(/[\x00-\x1f\x7f]/g, '') : value;
+}
+
+/**
+ * Upstream headers for an allowed request: identity headers set from the
+ * identity (absent values removed so a spoofed one cannot survive), our
+ * cookies stripped. Sorted by name so serialized responses are stable.
+ */
+export function upstreamHeadersFor(
+  policy: HeaderPolicy,
+  identity: Identity | undefined,
+  tenant: string | undefined,
+  cookieHeader: string | undefined,
+  extra: readonly HeaderPair[] = [],
+): { set: HeaderPair[]; remove: string[] } {
+  const set: HeaderPair[] = [...extra];
+  const names = policy.names;
+  if (identity) {
+    set.push([names.user.toLowerCase(), headerSafe(identity.name)]);
+    if (identity.email) set.push([names.email.toLowerCase(), headerSafe(identity.email)]);
+    if (identity.groups.length) set.push([names.groups.toLowerCase(), headerSafe(identity.groups.join(','))]);
+    if (tenant) set.push([names.tenant.toLowerCase(), headerSafe(tenant)]);
+  }
+  const setNames = new Set(set.map(([n]) => n));
+  const remove = policy.identityHeaders.filter((h) => !setNames.has(h));
+  const cookie = cookieHeaderWithoutOwn(policy, cookieHeader);
+  if (cookie === null) remove.push('cookie');
+  else if (cookie !== undefined) set.push(['cookie', cookie]);
+  set.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  remove.sort();
+  return { set, remove };
+}

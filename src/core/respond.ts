@@ -1,0 +1,134 @@
+/**
+ * The respond stage: turns what the pipeline found into a Decision. The one
+ * place that decides how a denial looks (JSON body, WWW-Authenticate,
+ * Retry-After) — and, with the login flow, whether a browser is redirected
+ * instead of getting a 401 (see `loginRedirect` in RespondContext).
+ */
+import type { AuthRequest } from './auth-request.js';
+import type { Decision, HeaderPair } from './decision.js';
+import type { HeaderPolicy } from './header-policy.js';
+import { upstreamHeadersFor } from './header-policy.js';
+import type { Identity } from './identity.js';
+import { REASONS, type ReasonCode } from './reasons.js';
+
+export interface RuleRef {
+  readonly id: string;
+  readonly label: string;
+}
+
+export interface RespondContext {
+  readonly headers: HeaderPolicy;
+  readonly realm: string;
+  readonly basicEnabled: boolean;
+  /**
+   * Login hook for unauthenticated requests: returns a 302 decision for a
+   * browser navigation, or undefined to fall back to 401. Absent (null) when
+   * no login flow is configured, so the API path costs nothing.
+   */
+  readonly loginRedirect: ((req: AuthRequest, rule: RuleRef) => Decision | undefined) | null;
+}
+
+const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
+const EMPTY_META = Object.freeze({}) as Readonly<Record<string, string>>;
+
+export function allow(
+  ctx: RespondContext,
+  req: AuthRequest,
+  rule: RuleRef,
+  reason: 'public' | 'permitted',
+  identity: Identity | undefined,
+  tenant: string | undefined,
+  responseHeaders: readonly HeaderPair[] = NO_HEADERS,
+): Decision {
+  const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
+  const metadata: Record<string, string> = { rule: rule.id, reason };
+  if (identity) {
+    metadata.user = identity.name;
+    metadata.via = identity.via;
+    if (identity.groups.length) metadata.groups = identity.groups.join(',');
+  }
+  return {
+    allow: true,
+    status: 200,
+    reason,
+    message: reason === 'public' ? 'public route' : 'permitted',
+    requestId: req.id,
+    ruleId: rule.id,
+    ruleLabel: rule.label,
+    identity,
+    upstreamHeaders: upstream.set,
+    upstreamHeadersToRemove: upstream.remove,
+    responseHeaders,
+    body: '',
+    metadata,
+  };
+}
+
+/** RFC 6750 §3 quoted-string: no quotes, backslashes or controls inside. */
+function quoted(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `"${value.replace(/["\\\x00-\x1f\x7f]/g, '')}"`;
+}
+
+function challenges(ctx: RespondContext, req: AuthRequest, reason: ReasonCode, message: string): HeaderPair[] {
+  const basic: HeaderPair = ['www-authenticate', `Basic realm=${quoted(ctx.realm)}, charset="UTF-8"`];
+  if (reason.startsWith('basic_')) return [basic];
+  if (reason === 'no_credentials') {
+    // RFC 6750 §3.1: no error code when the request carried no credentials.
+    const out: HeaderPair[] = [['www-authenticate', `Bearer realm=${quoted(ctx.realm)}`]];
+    // A Basic challenge makes browsers pop a native dialog on XHR; offer it to non-script clients only.
+    const fromScript = req.headers['x-requested-with'] !== undefined || req.headers['sec-fetch-mode'] === 'cors';
+    if (ctx.basicEnabled && !fromScript) out.push(basic);
+    return out;
+  }
+  return [[
+    'www-authenticate',
+    `Bearer realm=${quoted(ctx.realm)}, error="invalid_token", error_description=${quoted(message)}`,
+  ]];
+}
+
+export interface DenyDetails {
+  readonly identity?: Identity;
+  /** The permission that was missing (403), e.g. 'FLOW:READ'. */
+  readonly permission?: string;
+  readonly namespace?: string;
+}
+
+export function deny(
+  ctx: RespondContext,
+  req: AuthRequest,
+  rule: RuleRef,
+  reason: ReasonCode,
+  message: string,
+  details: DenyDetails = {},
+): Decision {
+  const status: number = REASONS[reason].status;
+  if (status === 401 && ctx.loginRedirect && reason === 'no_credentials') {
+    const redirect = ctx.loginRedirect(req, rule);
+    if (redirect) return redirect;
+  }
+  const headers: HeaderPair[] = [['content-type', 'application/json']];
+  if (status === 401) headers.push(...challenges(ctx, req, reason, message));
+  if (status === 503) headers.push(['retry-after', '5']);
+  headers.push(['cache-control', 'no-store']);
+  const doc: Record<string, string> = { error: reason, message, requestId: req.id };
+  if (details.permission) doc.permission = details.permission;
+  if (details.namespace) doc.namespace = details.namespace;
+  const metadata: Record<string, string> = rule.id ? { rule: rule.id, reason } : { reason };
+  if (details.identity) metadata.user = details.identity.name;
+  return {
+    allow: false,
+    status,
+    reason,
+    message,
+    requestId: req.id,
+    ruleId: rule.id,
+    ruleLabel: rule.label,
+    identity: details.identity,
+    upstreamHeaders: NO_HEADERS,
+    upstreamHeadersToRemove: [],
+    responseHeaders: headers,
+    body: JSON.stringify(doc),
+    metadata: metadata ?? EMPTY_META,
+  };
+}

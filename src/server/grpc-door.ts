@@ -1,0 +1,82 @@
+/**
+ * The Envoy gRPC door: envoy.service.auth.v3.Authorization/Check,
+ * grpc.health.v1.Health and server reflection on one grpc-js server.
+ * Translation only — the decision is the core's.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { createAuthRequest } from '../core/auth-request.js';
+import { deny } from '../core/respond.js';
+import { compileHeaderPolicy } from '../core/header-policy.js';
+import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from './envoy-protos.js';
+import { authRequestFromCheck, type CheckRequestLike } from './check-request.js';
+import { checkResponseFor } from './check-response.js';
+import { decideAtDoor, errorSummary, type Runtime } from './runtime.js';
+
+export interface GrpcDoor {
+  readonly port: number;
+  setServing(serving: boolean): void;
+  close(): Promise<void>;
+}
+
+function badRequestResponse(runtime: Runtime) {
+  const config = runtime.engine.config;
+  const req = createAuthRequest({ method: 'GET', path: '/' })!;
+  return checkResponseFor(deny(
+    { headers: compileHeaderPolicy(config), realm: 'kestra-authz', basicEnabled: false, loginRedirect: null },
+    req, { id: '', label: '' }, 'bad_request', 'CheckRequest has no usable HTTP request attributes',
+  ));
+}
+
+export async function startGrpcDoor(runtime: Runtime, host: string, port: number): Promise<GrpcDoor> {
+  const definition = loadExtAuthzDefinition();
+  const service = definition[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
+  const server = new grpc.Server({
+    // Envoy keeps long-lived HTTP/2 connections; answer its keepalive pings.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  });
+
+  server.addService(service, {
+    Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const req = authRequestFromCheck(call.request);
+      if (!req) {
+        callback(null, badRequestResponse(runtime));
+        return;
+      }
+      decideAtDoor(runtime, req, 'grpc').then(
+        (decision) => callback(null, checkResponseFor(decision)),
+        (err: unknown) => {
+          // decideAtDoor never rejects; this is a last line of defence. Envoy
+          // treats a gRPC error as status_on_error (fail closed).
+          runtime.logger.error({ err: errorSummary(err) }, 'Check handler failed');
+          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+        },
+      );
+    },
+  });
+
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
+  health.addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p));
+  });
+
+  return {
+    port: boundPort,
+    setServing(serving: boolean) {
+      const status = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', status);
+      health.setStatus(AUTHORIZATION_SERVICE, status);
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+      // Don't wait forever on a client that keeps a stream open.
+      setTimeout(() => { server.forceShutdown(); resolve(); }, 2000).unref();
+    }),
+  };
+}

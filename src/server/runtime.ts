@@ -1,0 +1,85 @@
+/**
+ * The running service's one mutable reference: the current Engine (built
+ * from one config snapshot). Doors read `runtime.engine` once per request, so
+ * a reload swaps it atomically between requests while in-flight decisions
+ * finish on the engine they started with. Also the one place a door's
+ * decision is timed, logged and counted.
+ */
+import type { Logger } from 'pino';
+import type { AuthRequest } from '../core/auth-request.js';
+import type { Engine } from '../core/decide.js';
+import type { Decision } from '../core/decision.js';
+import { deny } from '../core/respond.js';
+import { compileHeaderPolicy } from '../core/header-policy.js';
+import { decisionDuration, decisionsTotal } from '../observability/metrics.js';
+
+export type DoorMode = 'grpc' | 'http' | 'cli';
+
+export interface Runtime {
+  engine: Engine;
+  readonly logger: Logger;
+  /** True once config and stores are ready; drives gRPC health and /readyz. */
+  ready: boolean;
+}
+
+const NS_PER_S = 1e9;
+
+function failClosed(runtime: Runtime, req: AuthRequest): Decision {
+  const config = runtime.engine.config;
+  return deny(
+    { headers: compileHeaderPolicy(config), realm: 'kestra-authz', basicEnabled: config.basicAuth.enabled, loginRedirect: null },
+    req,
+    { id: '', label: '' },
+    'internal_error',
+    'internal error while deciding; request refused',
+  );
+}
+
+/** Decides, never throws: an unexpected failure becomes a 500 denial (never an allow). */
+export async function decideAtDoor(runtime: Runtime, req: AuthRequest, mode: DoorMode): Promise<Decision> {
+  const started = process.hrtime.bigint();
+  let decision: Decision;
+  try {
+    decision = await runtime.engine.decide(req);
+  } catch (err) {
+    runtime.logger.error({ requestId: req.id, err: errorSummary(err) }, 'decision failed');
+    decision = failClosed(runtime, req);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
+  decisionDuration.labels(mode).observe(seconds);
+  decisionsTotal.labels(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode).inc();
+  logDecision(runtime.logger, req, decision, mode);
+  return decision;
+}
+
+/** Error name/code/message only — never the stack's arguments or a request value. */
+export function errorSummary(err: unknown): Record<string, string> {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { message: String(err) };
+}
+
+/**
+ * One line per decision: denials at info (an audit trail operators want),
+ * allows at debug (volume). The path is logged without its query string
+ * (which can carry codes or tokens); no header or cookie value is logged.
+ */
+function logDecision(logger: Logger, req: AuthRequest, d: Decision, mode: DoorMode): void {
+  const level = d.allow ? 'debug' : d.status >= 500 ? 'warn' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
+  logger[level]({
+    requestId: req.id,
+    mode,
+    method: req.method,
+    host: req.host,
+    path: req.path,
+    status: d.status,
+    reason: d.reason,
+    rule: d.ruleId,
+    user: d.identity?.name,
+    via: d.identity?.via,
+    source: req.sourceAddress || undefined,
+  }, d.allow ? 'allow' : 'deny');
+}

@@ -1,0 +1,72 @@
+/**
+ * Composition root: one config → stores, authenticators, engine, doors.
+ * Everything the core needs from the outside is created here and passed in.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
+import { createLogger } from '../observability/logger.js';
+import { createEngineServices, buildEngine, type EngineServices } from './build-engine.js';
+import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
+import { startManagement, type ManagementServer } from './management.js';
+import type { Runtime } from './runtime.js';
+
+export interface RunningService {
+  readonly runtime: Runtime;
+  readonly grpcPort: number;
+  readonly managementPort: number;
+  readonly services: EngineServices;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly version?: string;
+}
+
+export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  for (const warning of config.warnings) logger.warn({ source: config.source }, warning);
+
+  const services = createEngineServices(config, logger);
+  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false };
+  configReloadsTotal.labels('success').inc();
+  configLastReloadSuccess.set(Date.now() / 1000);
+  buildInfo.labels(options.version ?? 'dev', process.version).set(1);
+
+  let grpcDoor: GrpcDoor | undefined;
+  let management: ManagementServer | undefined;
+  try {
+    management = await startManagement(runtime, config.listen.management.host, config.listen.management.port);
+    grpcDoor = await startGrpcDoor(runtime, config.listen.grpc.host, config.listen.grpc.port);
+  } catch (err) {
+    await management?.close();
+    await services.close();
+    throw err;
+  }
+
+  // Ready once the stores answer; JWKS are fetched in the background and an
+  // unreachable issuer only affects its own tokens (they fail closed).
+  await services.warmUp();
+  runtime.ready = true;
+  grpcDoor.setServing(true);
+  logger.info({
+    grpc: `${config.listen.grpc.host}:${grpcDoor.port}`,
+    management: `${config.listen.management.host}:${management.port}`,
+    config: config.source,
+  }, 'kestra-authz ready');
+
+  return {
+    runtime,
+    grpcPort: grpcDoor.port,
+    managementPort: management.port,
+    services,
+    async close() {
+      runtime.ready = false;
+      grpcDoor?.setServing(false);
+      await Promise.all([grpcDoor?.close(), management?.close()]);
+      await services.close();
+      logger.flush?.();
+    },
+  };
+}

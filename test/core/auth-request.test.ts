@@ -1,0 +1,44 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAuthRequest, normalizePath, parseCookieHeader } from '../../src/core/auth-request.js';
+
+describe('normalizePath decides on the path the upstream will serve', () => {
+  const cases: [string, string | null][] = [
+    ['/api/v1/main/flows', '/api/v1/main/flows'],
+    ['/api/v1/main/../x', '/api/v1/x'],
+    ['/api/v1/main/%2e%2e/x', '/api/v1/x'],
+    ['/api/v1/main/%2E%2E/x', '/api/v1/x'],
+    ['/api//v1///main', '/api/v1/main'],
+    ['/a/./b/.', '/a/b/'],
+    ['/../../etc', '/etc'],
+    ['/a/b/..', '/a/'],
+    ['/flows/a%2Fb', '/flows/a%2Fb'],
+    ['/flows/a%2fb', '/flows/a%2Fb'],
+    ['/flows/a%5cb', '/flows/a%5Cb'],
+    ['/%61pi', '/api'],
+    ['relative', null],
+    ['', null],
+  ];
+  for (const [raw, expected] of cases) {
+    test(`${JSON.stringify(raw)} → ${JSON.stringify(expected)}`, () => assert.equal(normalizePath(raw), expected));
+  }
+});
+
+test('createAuthRequest splits the query Envoy leaves in path and lower-cases method/host', () => {
+  const req = createAuthRequest({ method: 'get', path: '/a/../b?x=1&y=2', headers: { ':authority': 'Kestra.Example.com', 'x-request-id': 'r1' } })!;
+  assert.equal(req.method, 'GET');
+  assert.equal(req.path, '/b');
+  assert.equal(req.query, 'x=1&y=2');
+  assert.equal(req.host, 'kestra.example.com');
+  assert.equal(req.id, 'r1');
+  assert.equal(createAuthRequest({ method: 'GET', path: 'nope' }), null);
+});
+
+test('parseCookieHeader: first occurrence wins, quotes stripped, bounded', () => {
+  const c = parseCookieHeader('a=1; b="two"; a=3; junk; c=');
+  assert.equal(c.get('a'), '1');
+  assert.equal(c.get('b'), 'two');
+  assert.equal(c.get('c'), '');
+  const many = Array.from({ length: 5000 }, (_, i) => `k${i}=v`).join('; ');
+  assert.ok(parseCookieHeader(many).size <= 200);
+});
