@@ -1,0 +1,195 @@
+/**
+ * Validated file (YAML shape) → `Config` (the shape every module reads):
+ * Kestra/Micronaut keys land in their place, defaults are applied, relative
+ * paths resolved, durations turned into seconds. Runs only on a file with no
+ * problems, so it never fails.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { ConfigFile } from './schema.js';
+import type {
+  BearerIssuerConfig,
+  BindingConfig,
+  Config,
+  OidcProviderConfig,
+  RoleConfig,
+  RuleConfig,
+  SessionsStoreConfig,
+  TokenSource,
+  UsersStoreConfig,
+} from './types.js';
+import { DEFAULTS, defaultPrefix } from './config-defaults.js';
+import type { SourcePositions } from './source-positions.js';
+
+type Authz = NonNullable<ConfigFile['authz']>;
+
+export interface BuildContext {
+  readonly source: string;
+  readonly baseDir: string;
+  readonly positions: SourcePositions;
+  /** Warnings found so far; build adds its own. */
+  readonly warnings: string[];
+}
+
+export const EPHEMERAL_SECRET_WARNING =
+  'NO SECRET CONFIGURED: set kestra.encryption.secret-key (≥ 32 random bytes, the same on every replica). ' +
+  'An EPHEMERAL random secret was generated: every session ends when this process stops and replicas cannot read each other\'s cookies.';
+
+export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
+  const kestra = file.kestra?.security;
+  const micronaut = file.micronaut?.security;
+  const authz: Authz = file.authz ?? {};
+  const cookie = micronaut?.token?.cookie;
+  const lockout = kestra?.login?.['failed-attempts'];
+  const defaultRole = kestra?.['default-role'];
+  return {
+    source: ctx.source,
+    secrets: buildSecrets(file, ctx.warnings),
+    cookie: {
+      name: cookie?.['cookie-name'] ?? DEFAULTS.cookie.name,
+      maxAgeSeconds: cookie?.['cookie-max-age'] !== undefined ? Math.floor(cookie['cookie-max-age'] / 1000) : DEFAULTS.cookie.maxAgeSeconds,
+      secure: cookie?.['cookie-secure'],
+      sameSite: cookie?.['cookie-same-site'] ?? DEFAULTS.cookie.sameSite,
+      domain: cookie?.['cookie-domain'],
+      path: cookie?.['cookie-path'] ?? DEFAULTS.cookie.path,
+    },
+    oidc: {
+      enabled: micronaut?.oauth2?.enabled ?? false,
+      providers: buildProviders(file, ctx.warnings),
+      groupsClaimPath: kestra?.oidc?.['groups-claim-path'] ?? DEFAULTS.groupsClaimPath,
+    },
+    logout: { getAllowed: micronaut?.endpoints?.logout?.['get-allowed'] ?? false },
+    defaultRole: defaultRole && {
+      name: defaultRole.name,
+      description: defaultRole.description,
+      permissions: defaultRole.permissions ?? {},
+      tenantId: defaultRole['tenant-id'],
+    },
+    basicAuth: { enabled: kestra?.['basic-auth']?.enabled ?? DEFAULTS.basicAuthEnabled },
+    lockout: {
+      threshold: lockout?.threshold ?? DEFAULTS.lockout.threshold,
+      windowSeconds: seconds(lockout?.['monitoring-window']) ?? DEFAULTS.lockout.windowSeconds,
+      lockSeconds: seconds(lockout?.['lock-duration']) ?? DEFAULTS.lockout.lockSeconds,
+    },
+    externalUrl: authz['external-url'],
+    listen: {
+      grpc: authz.listen?.grpc ?? DEFAULTS.listen.grpc,
+      http: authz.listen?.http ?? DEFAULTS.listen.http,
+      management: authz.listen?.management ?? DEFAULTS.listen.management,
+    },
+    bearer: {
+      issuers: (authz.bearer?.issuers ?? []).map(buildIssuer),
+      clockSkewSeconds: seconds(authz.bearer?.['clock-skew']) ?? DEFAULTS.bearer.clockSkewSeconds,
+      jwksMaxAgeSeconds: seconds(authz.bearer?.['jwks-max-age']) ?? DEFAULTS.bearer.jwksMaxAgeSeconds,
+      jwksCooldownSeconds: seconds(authz.bearer?.['jwks-cooldown']) ?? DEFAULTS.bearer.jwksCooldownSeconds,
+      jwksTimeoutMs: authz.bearer?.['jwks-timeout'] ?? DEFAULTS.bearer.jwksTimeoutMs,
+    },
+    users: buildUsers(authz, ctx.baseDir),
+    sessions: buildSessions(authz),
+    roles: (authz.roles ?? []).map(
+      (role): RoleConfig => ({ name: role.name, description: role.description, permissions: role.permissions ?? {} }),
+    ),
+    bindings: (authz.bindings ?? []).map(
+      (b, i): BindingConfig => ({
+        user: b.user,
+        group: b.group,
+        role: b.role,
+        namespace: b.namespace,
+        tenantId: b['tenant-id'],
+        line: ctx.positions.lineOf(['authz', 'bindings', i]),
+      }),
+    ),
+    rules: (authz.rules ?? []).map(
+      (r, i): RuleConfig => ({
+        id: r.id ?? `rule[${i}]`,
+        match: { methods: r.match.methods, path: r.match.path, host: r.match.host },
+        allow: r.allow,
+        require: r.require,
+        line: ctx.positions.lineOf(['authz', 'rules', i]),
+      }),
+    ),
+    kestraRules: authz['kestra-rules'] ?? DEFAULTS.kestraRules,
+    default: authz.default ?? DEFAULTS.default,
+    userClaims: authz['user-claims'] ?? DEFAULTS.userClaims,
+    headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
+    tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
+    log: { level: authz.log?.level ?? DEFAULTS.logLevel },
+    warnings: ctx.warnings,
+  };
+}
+
+function buildSecrets(file: ConfigFile, warnings: string[]): Config['secrets'] {
+  const base = file.kestra?.encryption?.['secret-key'];
+  const jwt = file.micronaut?.security?.token?.jwt;
+  const session = jwt?.signatures?.secret?.generator?.secret ?? base;
+  const refresh = jwt?.generator?.['refresh-token']?.secret ?? base ?? session;
+  if (session === undefined || refresh === undefined) {
+    warnings.push(EPHEMERAL_SECRET_WARNING);
+    return {
+      session: session === undefined ? new Uint8Array(randomBytes(32)) : utf8(session),
+      refresh: refresh === undefined ? new Uint8Array(randomBytes(32)) : utf8(refresh),
+      ephemeral: true,
+    };
+  }
+  return { session: utf8(session), refresh: utf8(refresh), ephemeral: false };
+}
+
+function buildProviders(file: ConfigFile, warnings: string[]): OidcProviderConfig[] {
+  const oauth2 = file.micronaut?.security?.oauth2;
+  const clients = Object.entries(oauth2?.clients ?? {});
+  if (!oauth2?.enabled) {
+    if (clients.length) warnings.push('micronaut.security.oauth2.clients are configured but micronaut.security.oauth2.enabled is not true; OIDC login is off');
+    return [];
+  }
+  // cross-checks.ts guarantees client-id and issuer when OIDC is enabled.
+  return clients.map(([name, client]) => ({
+    name,
+    clientId: client['client-id']!,
+    clientSecret: client['client-secret'],
+    issuer: client.openid!.issuer!,
+    scopes: client.scopes ?? DEFAULTS.oidcScopes,
+    endSessionEnabled: client.openid?.['end-session']?.enabled,
+    prompt: client.openid?.authorization?.prompt,
+  }));
+}
+
+function buildIssuer(issuer: NonNullable<NonNullable<Authz['bearer']>['issuers']>[number]): BearerIssuerConfig {
+  return {
+    issuer: issuer.issuer,
+    jwksUri: issuer['jwks-uri'],
+    audiences: issuer.audiences,
+    algorithms: issuer.algorithms ?? DEFAULTS.bearer.algorithms,
+    from: issuer.from?.map(
+      (s): TokenSource => (s.header !== undefined ? { header: s.header, prefix: s.prefix ?? defaultPrefix(s.header) } : { cookie: s.cookie! }),
+    ) ?? DEFAULTS.bearer.from,
+    groupsClaimPath: issuer['groups-claim-path'],
+  };
+}
+
+function buildUsers(authz: Authz, baseDir: string): UsersStoreConfig {
+  const users = authz.users;
+  if (users?.store === 'postgres' || (users?.store === undefined && users?.url !== undefined)) {
+    return { store: 'postgres', url: users.url! };
+  }
+  return { store: 'file', file: resolve(baseDir, users?.file ?? DEFAULTS.usersFile) };
+}
+
+function buildSessions(authz: Authz): SessionsStoreConfig {
+  const sessions = authz.sessions;
+  if (sessions?.store === 'redis' || (sessions?.store === undefined && sessions?.url !== undefined)) {
+    return { store: 'redis', url: sessions.url!, prefix: sessions.prefix ?? DEFAULTS.sessionsPrefix };
+  }
+  return { store: 'cookie' };
+}
+
+function seconds(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 1000;
+}
+
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

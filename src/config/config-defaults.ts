@@ -1,0 +1,54 @@
+/**
+ * Every default in one place. Kestra/Micronaut defaults follow those
+ * projects; where they have none that fits an auth proxy, the choice and
+ * its reason are written next to it.
+ */
+import type { IdentityHeaderNames, TokenSource } from './types.js';
+import { ASYMMETRIC_ALGORITHMS } from './permission-fields.js';
+
+export const DEFAULTS = {
+  cookie: {
+    name: 'JWT',
+    // Micronaut ties the cookie to the JWT's lifetime and sets no max-age by
+    // default; a session cookie that outlives browser restarts for one day is
+    // what Kestra operators expect from the SSO guides (which use P1D–P2D).
+    maxAgeSeconds: 86_400,
+    sameSite: 'lax',
+    path: '/',
+  },
+  oidcScopes: ['openid', 'email', 'profile'],
+  groupsClaimPath: 'groups',
+  basicAuthEnabled: true,
+  lockout: { threshold: 10, windowSeconds: 300, lockSeconds: 1_800 },
+  listen: {
+    grpc: { host: '0.0.0.0', port: 9191 },
+    http: { host: '0.0.0.0', port: 8080 },
+    management: { host: '0.0.0.0', port: 8081 },
+  },
+  bearer: {
+    clockSkewSeconds: 30,
+    jwksMaxAgeSeconds: 600,
+    jwksCooldownSeconds: 30,
+    jwksTimeoutMs: 5_000,
+    algorithms: ASYMMETRIC_ALGORITHMS,
+    from: [{ header: 'authorization', prefix: 'Bearer ' }] as readonly TokenSource[],
+  },
+  usersFile: './users.yaml',
+  sessionsPrefix: 'kestra-authz:',
+  kestraRules: true,
+  default: 'authenticated',
+  userClaims: ['preferred_username', 'email'],
+  headers: {
+    user: 'x-kestra-user',
+    email: 'x-kestra-email',
+    groups: 'x-kestra-groups',
+    tenant: 'x-kestra-tenant',
+  } satisfies IdentityHeaderNames,
+  tokenCacheSize: 100_000,
+  logLevel: 'info',
+} as const;
+
+/** Default token prefix for a `from: {header}` entry without one. */
+export function defaultPrefix(header: string): string {
+  return header === 'authorization' ? 'Bearer ' : '';
+}

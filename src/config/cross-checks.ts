@@ -1,0 +1,167 @@
+/**
+ * Checks that relate several values: exactly one of user/group, binding →
+ * known role, unique role names and rule ids, what each store needs, OIDC
+ * clients complete when OIDC is on. They read the normalized tree directly
+ * (not the schema's output) so they run even when an unrelated value is
+ * wrong: the operator gets every problem in one pass. Values of the wrong
+ * type are skipped here; the schema reports those.
+ */
+import type { ConfigProblem } from '../core/errors.js';
+import { isPlainMap } from './kestra-keys.js';
+import { asBoolean } from './schema-fields.js';
+import type { ConfigPath, SourcePositions } from './source-positions.js';
+
+export const BUILT_IN_ADMIN_ROLE = 'admin';
+
+type Report = (path: ConfigPath, message: string) => void;
+
+export function crossCheck(root: unknown, positions: SourcePositions): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const report: Report = (path, message) => problems.push({ ...positions.locate(path), message });
+  const authz = child(root, 'authz');
+  checkRolesAndBindings(authz, report);
+  checkRules(authz, report);
+  checkBearer(authz, report);
+  checkStores(authz, report);
+  checkHeaders(authz, report);
+  checkOidc(root, report);
+  checkCookie(root, report);
+  return problems;
+}
+
+function checkRolesAndBindings(authz: unknown, report: Report): void {
+  const known = new Set<string>([BUILT_IN_ADMIN_ROLE]);
+  list(authz, 'roles').forEach((role, i) => {
+    const name = child(role, 'name');
+    if (typeof name !== 'string') return;
+    const path = ['authz', 'roles', i, 'name'];
+    if (name.toLowerCase() === BUILT_IN_ADMIN_ROLE) report(path, `"${name}" is the built-in admin role (every permission); choose another name`);
+    else if (known.has(name)) report(path, `role "${name}" is defined twice`);
+    known.add(name);
+  });
+  list(authz, 'bindings').forEach((binding, i) => {
+    const path = ['authz', 'bindings', i];
+    exactlyOne(binding, ['user', 'group'], path, report);
+    const role = child(binding, 'role');
+    if (typeof role === 'string' && !known.has(role)) {
+      report([...path, 'role'], `role "${role}" is not defined in authz.roles (built in: ${BUILT_IN_ADMIN_ROLE})`);
+    }
+  });
+}
+
+function checkRules(authz: unknown, report: Report): void {
+  const ids = new Map<string, number>();
+  list(authz, 'rules').forEach((rule, i) => {
+    const path = ['authz', 'rules', i];
+    exactlyOne(rule, ['allow', 'require'], path, report);
+    const explicit = child(rule, 'id');
+    const id = typeof explicit === 'string' ? explicit : `rule[${i}]`;
+    const first = ids.get(id);
+    if (first !== undefined) report(typeof explicit === 'string' ? [...path, 'id'] : path, `rule id "${id}" is already used by rule ${first}`);
+    else ids.set(id, i);
+  });
+}
+
+function checkBearer(authz: unknown, report: Report): void {
+  const seen = new Set<string>();
+  list(child(authz, 'bearer'), 'issuers').forEach((issuer, i) => {
+    const path = ['authz', 'bearer', 'issuers', i];
+    const name = child(issuer, 'issuer');
+    if (typeof name === 'string') {
+      if (seen.has(name)) report([...path, 'issuer'], 'this issuer is listed twice; merge the entries');
+      seen.add(name);
+      if (child(issuer, 'jwks-uri') === undefined && !/^https?:\/\//i.test(name)) {
+        report([...path, 'issuer'], 'an issuer that is not an http(s) URL needs jwks-uri (its keys cannot be discovered)');
+      }
+    }
+    list(issuer, 'from').forEach((source, j) => {
+      const sourcePath = [...path, 'from', j];
+      exactlyOne(source, ['header', 'cookie'], sourcePath, report);
+      if (child(source, 'cookie') !== undefined && child(source, 'prefix') !== undefined) {
+        report([...sourcePath, 'prefix'], 'prefix applies to a header; a cookie holds the bare token');
+      }
+    });
+  });
+}
+
+function checkStores(authz: unknown, report: Report): void {
+  const users = child(authz, 'users');
+  if (isPlainMap(users)) {
+    const store = lower(child(users, 'store')) ?? (users.url !== undefined ? 'postgres' : 'file');
+    if (store === 'postgres' && users.url === undefined) report(['authz', 'users'], 'store postgres needs url: postgres://…');
+    if (store === 'postgres' && users.file !== undefined) report(['authz', 'users', 'file'], 'file is for store: file; remove it or the postgres url');
+    if (store === 'file' && users.url !== undefined) report(['authz', 'users', 'url'], 'url is for store: postgres; set store: postgres or remove url');
+  }
+  const sessions = child(authz, 'sessions');
+  if (isPlainMap(sessions)) {
+    const store = lower(child(sessions, 'store')) ?? (sessions.url !== undefined ? 'redis' : 'cookie');
+    if (store === 'redis' && sessions.url === undefined) report(['authz', 'sessions'], 'store redis needs url: redis://…');
+    for (const key of ['url', 'prefix']) {
+      if (store === 'cookie' && sessions[key] !== undefined) report(['authz', 'sessions', key], `${key} is for store: redis; cookie sessions keep no server state`);
+    }
+  }
+}
+
+function checkHeaders(authz: unknown, report: Report): void {
+  const headers = child(authz, 'headers');
+  if (!isPlainMap(headers)) return;
+  const seen = new Map<string, string>();
+  for (const [key, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') continue;
+    const name = value.trim().toLowerCase();
+    const other = seen.get(name);
+    if (other !== undefined) report(['authz', 'headers', key], `same header name as headers.${other}`);
+    seen.set(name, key);
+  }
+}
+
+function checkOidc(root: unknown, report: Report): void {
+  const oauth2Path = ['micronaut', 'security', 'oauth2'];
+  const oauth2 = at(root, oauth2Path);
+  if (asBoolean(child(oauth2, 'enabled')) !== true) return;
+  const clients = child(oauth2, 'clients');
+  if (!isPlainMap(clients) || Object.keys(clients).length === 0) {
+    report([...oauth2Path, 'enabled'], 'OIDC is enabled but no clients are configured under micronaut.security.oauth2.clients');
+    return;
+  }
+  for (const [name, client] of Object.entries(clients)) {
+    const path = [...oauth2Path, 'clients', name];
+    if (!isPlainMap(client)) continue;
+    if (client['client-id'] === undefined) report(path, 'client-id is required when OIDC is enabled');
+    if (child(client.openid, 'issuer') === undefined) report(path, 'openid.issuer is required when OIDC is enabled');
+    const scopes = client.scopes;
+    if (Array.isArray(scopes) && !scopes.includes('openid')) report([...path, 'scopes'], 'must include openid');
+  }
+}
+
+function checkCookie(root: unknown, report: Report): void {
+  const path = ['micronaut', 'security', 'token', 'cookie'];
+  const cookie = at(root, path);
+  if (lower(child(cookie, 'cookie-same-site')) === 'none' && asBoolean(child(cookie, 'cookie-secure')) === false) {
+    report([...path, 'cookie-same-site'], 'SameSite=None requires cookie-secure: true (browsers drop the cookie otherwise)');
+  }
+}
+
+function exactlyOne(value: unknown, keys: readonly [string, string], path: ConfigPath, report: Report): void {
+  if (!isPlainMap(value)) return;
+  const present = keys.filter((k) => value[k] !== undefined);
+  if (present.length === 2) report(path, `give either ${keys[0]} or ${keys[1]}, not both`);
+  if (present.length === 0) report(path, `needs ${keys[0]} or ${keys[1]}`);
+}
+
+function child(value: unknown, key: string): unknown {
+  return isPlainMap(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+}
+
+function at(value: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((node, key) => child(node, key), value);
+}
+
+function list(value: unknown, key: string): unknown[] {
+  const found = child(value, key);
+  return Array.isArray(found) ? found : [];
+}
+
+function lower(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+}

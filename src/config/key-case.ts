@@ -1,0 +1,31 @@
+/**
+ * Micronaut accepts `secret-key` and `secretKey` for the same property; so
+ * do we. Every structural key is brought to kebab-case before validation.
+ * Keys that are data (resource names in a permission map, OIDC client names)
+ * keep their spelling: see `isDataKeyedMap`.
+ */
+
+/** `secretKey` → `secret-key`, `clientID` → `client-id`, `cookie-max-age` unchanged. */
+export function kebabKey(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
+    .toLowerCase();
+}
+
+/**
+ * True for maps whose keys are names the operator chose rather than
+ * property names: `permissions: {FLOW: [READ]}` (anywhere) and
+ * `micronaut.security.oauth2.clients.<name>`. `path` is already normalized.
+ */
+export function isDataKeyedMap(path: readonly (string | number)[]): boolean {
+  const last = path[path.length - 1];
+  if (last === 'permissions') return true;
+  return (
+    path.length === 4 &&
+    path[0] === 'micronaut' &&
+    path[1] === 'security' &&
+    path[2] === 'oauth2' &&
+    path[3] === 'clients'
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * The shape of a config file after key normalization (kebab-case) and after
+ * unused Kestra/Micronaut keys were set aside (kestra-keys.ts). Checks each
+ * value on its own; checks that relate several values (binding → role,
+ * exactly one of user/group…) live in cross-checks.ts so they run even when
+ * a sibling value is wrong, and every problem is reported at once.
+ *
+ * `authz:` objects are strict: an unknown key there is an error.
+ */
+import { z } from 'zod';
+import * as f from './schema-fields.js';
+import { algorithms, permissionMap, permissionRequirement, providerName } from './permission-fields.js';
+
+const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const role = z.strictObject({
+  name: f.text,
+  description: z.string().optional(),
+  permissions: permissionMap.optional(),
+});
+
+const binding = z.strictObject({
+  user: f.text.optional(),
+  group: f.text.optional(),
+  role: f.text,
+  namespace: f.namespace.optional(),
+  'tenant-id': f.text.optional(),
+});
+
+const rule = z.strictObject({
+  id: f.text.optional(),
+  match: z.strictObject({
+    methods: f.methods.optional(),
+    path: f.pathTemplate,
+    host: f.hostPattern.optional(),
+  }),
+  allow: f.oneOf(RULE_ALLOW).optional(),
+  require: permissionRequirement.optional(),
+});
+
+const tokenSource = z.strictObject({
+  header: f.headerName.optional(),
+  prefix: z.string().optional(),
+  cookie: f.cookieName.optional(),
+});
+
+const bearerIssuer = z.strictObject({
+  issuer: f.text,
+  'jwks-uri': f.httpUrl.optional(),
+  audiences: f.textList,
+  algorithms: algorithms.optional(),
+  from: z.array(tokenSource).min(1).optional(),
+  'groups-claim-path': f.claimPath.optional(),
+});
+
+const authz = z.strictObject({
+  'external-url': f.httpUrl.optional(),
+  listen: z
+    .strictObject({ grpc: f.hostPort.optional(), http: f.hostPort.optional(), management: f.hostPort.optional() })
+    .optional(),
+  bearer: z
+    .strictObject({
+      issuers: z.array(bearerIssuer).optional(),
+      'clock-skew': f.duration().optional(),
+      'jwks-max-age': f.duration(1).optional(),
+      'jwks-cooldown': f.duration().optional(),
+      'jwks-timeout': f.duration(1).optional(),
+    })
+    .optional(),
+  users: z
+    .strictObject({
+      store: f.oneOf(['file', 'postgres']).optional(),
+      file: f.text.optional(),
+      url: f.storeUrl(['postgres:', 'postgresql:']).optional(),
+    })
+    .optional(),
+  sessions: z
+    .strictObject({
+      store: f.oneOf(['cookie', 'redis']).optional(),
+      url: f.storeUrl(['redis:', 'rediss:']).optional(),
+      prefix: z.string().optional(),
+    })
+    .optional(),
+  roles: z.array(role).optional(),
+  bindings: z.array(binding).optional(),
+  rules: z.array(rule).optional(),
+  'kestra-rules': f.bool.optional(),
+  default: f.oneOf(RULE_ALLOW).optional(),
+  'user-claims': f.textList.optional(),
+  headers: z
+    .strictObject({
+      user: f.headerName.optional(),
+      email: f.headerName.optional(),
+      groups: f.headerName.optional(),
+      tenant: f.headerName.optional(),
+      identity: f.headerName.optional(),
+    })
+    .optional(),
+  'token-cache-size': f.integer(0).optional(),
+  log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
+});
+
+const defaultRole = z.object({
+  name: f.text,
+  description: z.string().optional(),
+  permissions: permissionMap.optional(),
+  'tenant-id': f.text.optional(),
+});
+
+const kestra = z.object({
+  encryption: z.object({ 'secret-key': f.secret.optional() }).optional(),
+  security: z
+    .object({
+      'default-role': defaultRole.optional(),
+      oidc: z.object({ 'groups-claim-path': f.claimPath.optional() }).optional(),
+      'basic-auth': z.object({ enabled: f.bool.optional() }).optional(),
+      login: z
+        .object({
+          'failed-attempts': z
+            .object({
+              threshold: f.integer(1).optional(),
+              'monitoring-window': f.duration(1).optional(),
+              'lock-duration': f.duration(1).optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+// OIDC `prompt`: one value or several separated by spaces (`login consent`).
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+const prompt = f.field((v) => {
+  const words = typeof v === 'string' ? v.trim().toLowerCase().split(/\s+/) : [];
+  return words.length && words.every((w) => PROMPTS.has(w))
+    ? { value: words.join(' ') }
+    : { error: 'must be none, login, consent or select_account (several separated by spaces)' };
+});
+
+const oidcClient = z.object({
+  'client-id': f.text.optional(),
+  'client-secret': f.text.optional(),
+  scopes: f.textList.optional(),
+  openid: z
+    .object({
+      issuer: f.httpUrl.optional(),
+      'end-session': z.object({ enabled: f.bool.optional() }).optional(),
+      authorization: z.object({ prompt: prompt.optional() }).optional(),
+    })
+    .optional(),
+});
+
+const micronaut = z.object({
+  security: z
+    .object({
+      token: z
+        .object({
+          jwt: z
+            .object({
+              signatures: z
+                .object({ secret: z.object({ generator: z.object({ secret: f.secret.optional() }).optional() }).optional() })
+                .optional(),
+              generator: z.object({ 'refresh-token': z.object({ secret: f.secret.optional() }).optional() }).optional(),
+            })
+            .optional(),
+          cookie: z
+            .object({
+              'cookie-max-age': f.duration(1000).optional(),
+              'cookie-name': f.cookieName.optional(),
+              'cookie-secure': f.bool.optional(),
+              'cookie-same-site': f.oneOf(['lax', 'strict', 'none']).optional(),
+              'cookie-domain': f.cookieDomain.optional(),
+              'cookie-path': f.cookiePath.optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+      oauth2: z
+        .object({
+          enabled: f.bool.optional(),
+          clients: z
+            .record(z.string().regex(providerName, { error: 'client names may hold letters, digits, ".", "_" and "-"' }), oidcClient)
+            .optional(),
+        })
+        .optional(),
+      endpoints: z.object({ logout: z.object({ 'get-allowed': f.bool.optional() }).optional() }).optional(),
+    })
+    .optional(),
+});
+
+export const configSchema = z.object({
+  kestra: kestra.optional(),
+  micronaut: micronaut.optional(),
+  authz: authz.optional(),
+});
+
+/** The validated file, still in YAML shape (kebab-case keys); build-config.ts maps it to `Config`. */
+export type ConfigFile = z.output<typeof configSchema>;
