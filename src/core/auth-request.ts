@@ -23,7 +23,16 @@ export interface AuthRequest {
   readonly cookies: ReadonlyMap<string, string>;
   /** Client address (no port), '' when the door does not know it. */
   readonly sourceAddress: string;
+  /**
+   * Request body when the door has it (the HTTP door for our own POST
+   * endpoints; Envoy only with `with_request_body`), '' otherwise. Bounded
+   * by the door (MAX_BODY_BYTES).
+   */
+  readonly body: string;
 }
+
+/** Doors never hand the core more body than this (form_post callbacks, login forms). */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AuthRequestInit {
   id?: string;
@@ -34,6 +43,7 @@ export interface AuthRequestInit {
   path: string;
   headers?: Record<string, string>;
   sourceAddress?: string;
+  body?: string;
 }
 
 const MAX_COOKIES = 200;
@@ -123,5 +133,6 @@ export function createAuthRequest(init: AuthRequestInit): AuthRequest | null {
     headers,
     cookies: parseCookieHeader(headers.cookie),
     sourceAddress: init.sourceAddress ?? '',
+    body: init.body && init.body.length <= MAX_BODY_BYTES ? init.body : '',
   };
 }

@@ -25,8 +25,11 @@ export interface RespondContext {
    * browser navigation, or undefined to fall back to 401. Absent (null) when
    * no login flow is configured, so the API path costs nothing.
    */
-  readonly loginRedirect: ((req: AuthRequest, rule: RuleRef) => Decision | undefined) | null;
+  readonly loginRedirect: ((req: AuthRequest, rule: RuleRef, reason: ReasonCode) => Decision | undefined) | null;
 }
+
+/** Denials a browser can fix by logging in (again); the login hook may turn them into a 302. */
+const LOGIN_REASONS: ReadonlySet<ReasonCode> = new Set(['no_credentials', 'session_expired', 'session_invalid']);
 
 const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
 const EMPTY_META = Object.freeze({}) as Readonly<Record<string, string>>;
@@ -103,8 +106,8 @@ export function deny(
   details: DenyDetails = {},
 ): Decision {
   const status: number = REASONS[reason].status;
-  if (status === 401 && ctx.loginRedirect && reason === 'no_credentials') {
-    const redirect = ctx.loginRedirect(req, rule);
+  if (status === 401 && ctx.loginRedirect && LOGIN_REASONS.has(reason)) {
+    const redirect = ctx.loginRedirect(req, rule, reason);
     if (redirect) return redirect;
   }
   const headers: HeaderPair[] = [['content-type', 'application/json']];

@@ -25,6 +25,8 @@ export interface CheckRequestLike {
         path?: string;
         host?: string;
         scheme?: string;
+        body?: string;
+        raw_body?: Uint8Array;
       };
     };
   };
@@ -82,5 +84,7 @@ export function authRequestFromCheck(check: CheckRequestLike): AuthRequest | nul
     path,
     headers,
     sourceAddress: check.attributes?.source?.address?.socket_address?.address ?? '',
+    // Present only when Envoy's `with_request_body` is on (needed for form_post callbacks).
+    body: http.raw_body && http.raw_body.length ? Buffer.from(http.raw_body).toString('utf8') : http.body ?? '',
   });
 }
