@@ -18,7 +18,7 @@ import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js
 import { identityFromClaims } from './claims-identity.js';
 import type { JwksCache } from './jwks-cache.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
-import { bearerFailure, failureFromJoseError } from './jwt-failure.js';
+import { ALG_NOT_ALLOWED, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
 import { compileTokenSources, findToken, sourceId, type CompiledTokenSource } from './token-source.js';
 
@@ -59,12 +59,9 @@ interface IssuerPlan {
 
 type Verified = { readonly kind: 'ok'; readonly result: Extract<CachedToken, { kind: 'ok' }>; readonly exp: number };
 
-const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
 const EMPTY = bearerFailure('token_malformed', 'bearer token is empty');
 const TOO_LARGE = bearerFailure('token_malformed', `token is larger than ${MAX_TOKEN_LENGTH} bytes`);
 const ENCRYPTED = bearerFailure('token_malformed', 'encrypted tokens (JWE) are not accepted');
-const UNTRUSTED_ISSUER = bearerFailure('token_untrusted_issuer', 'token issuer is not trusted');
-const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
 const UNKNOWN_KID = bearerFailure('token_unknown_kid', "token key id is not in the issuer's key set");
 const AMBIGUOUS_KEY = bearerFailure('token_unknown_kid', 'token has no key id and the issuer publishes several keys');
 const CRIT = bearerFailure('token_invalid', 'token requires header extensions (crit) that are not supported');

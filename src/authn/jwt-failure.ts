@@ -32,10 +32,10 @@ function claimOf(err: unknown): string | undefined {
 const EXPIRED = bearerFailure('token_expired', 'token expired');
 const NOT_YET_VALID = bearerFailure('token_not_yet_valid', 'token not yet valid');
 const BAD_AUDIENCE = bearerFailure('token_bad_audience', 'token audience is not accepted');
-const UNTRUSTED_ISSUER = bearerFailure('token_untrusted_issuer', 'token issuer is not trusted');
+export const UNTRUSTED_ISSUER = bearerFailure('token_untrusted_issuer', 'token issuer is not trusted');
 const BAD_SIGNATURE = bearerFailure('token_bad_signature', 'token signature does not verify');
-const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
-const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
+export const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
+export const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
 const INVALID = bearerFailure('token_invalid', 'token is not valid');
 
 /** Maps an error thrown by jose's jwtVerify. Unknown errors are a refusal too (token_invalid), never an allow. */
