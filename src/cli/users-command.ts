@@ -11,7 +11,7 @@ import { hashPassword, MAX_PASSWORD_BYTES } from '../authn/password-hash.js';
 import type { Config } from '../config/types.js';
 import { AuthzError } from '../core/errors.js';
 import { openUsersStore } from '../stores/open-users-store.js';
-import { labelProblem, usernameProblem } from '../stores/users-file.js';
+import { labelProblem, usernameProblem } from '../stores/users-yaml.js';
 import type { UserRecord, UsersStore } from '../stores/users-store.js';
 import { parseArgs } from './parse-args.js';
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthzError } from '../../src/core/errors.js';
 import { openUsersStore } from '../../src/stores/open-users-store.js';
-import { FileUsersStore, parseUsersYaml, serializeUsers, usernameProblem } from '../../src/stores/users-file.js';
+import { FileUsersStore } from '../../src/stores/users-file.js';
+import { parseUsersYaml, serializeUsers, usernameProblem } from '../../src/stores/users-yaml.js';
 import type { UserRecord } from '../../src/stores/users-store.js';
 
 const HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
