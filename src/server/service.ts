@@ -8,12 +8,14 @@ import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../obser
 import { createLogger } from '../observability/logger.js';
 import { createEngineServices, buildEngine, type EngineServices } from './build-engine.js';
 import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
+import { startHttpDoor, type HttpDoor } from './http-door.js';
 import { startManagement, type ManagementServer } from './management.js';
 import type { Runtime } from './runtime.js';
 
 export interface RunningService {
   readonly runtime: Runtime;
   readonly grpcPort: number;
+  readonly httpPort: number;
   readonly managementPort: number;
   readonly services: EngineServices;
   close(): Promise<void>;
@@ -35,12 +37,14 @@ export async function startService(config: Config, options: StartOptions = {}): 
   buildInfo.labels(options.version ?? 'dev', process.version).set(1);
 
   let grpcDoor: GrpcDoor | undefined;
+  let httpDoor: HttpDoor | undefined;
   let management: ManagementServer | undefined;
   try {
     management = await startManagement(runtime, config.listen.management.host, config.listen.management.port);
     grpcDoor = await startGrpcDoor(runtime, config.listen.grpc.host, config.listen.grpc.port);
+    httpDoor = await startHttpDoor(runtime, config.listen.http.host, config.listen.http.port);
   } catch (err) {
-    await management?.close();
+    await Promise.all([grpcDoor?.close(), management?.close()]);
     await services.close();
     throw err;
   }
@@ -52,6 +56,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   grpcDoor.setServing(true);
   logger.info({
     grpc: `${config.listen.grpc.host}:${grpcDoor.port}`,
+    http: `${config.listen.http.host}:${httpDoor.port}`,
     management: `${config.listen.management.host}:${management.port}`,
     config: config.source,
   }, 'kestra-authz ready');
@@ -59,12 +64,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
   return {
     runtime,
     grpcPort: grpcDoor.port,
+    httpPort: httpDoor.port,
     managementPort: management.port,
     services,
     async close() {
       runtime.ready = false;
       grpcDoor?.setServing(false);
-      await Promise.all([grpcDoor?.close(), management?.close()]);
+      await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
       await services.close();
       logger.flush?.();
     },

@@ -1,0 +1,117 @@
+/**
+ * HTTP door, outbound: Decision → HTTP status, headers and body.
+ *
+ * Allow is always **200** (never 202: some forward-auth clients treat only
+ * 200 as success — oauth2-proxy #2832) with:
+ *  - the identity headers as response headers, so Caddy `copy_headers`,
+ *    Traefik `authResponseHeaders`, Envoy `allowed_upstream_headers` and
+ *    nginx `auth_request_set` can put them on the upstream request;
+ *  - in forward-auth mode, every identity header we do not set is sent with
+ *    an EMPTY value, so a proxy that copies it overwrites (Caddy 2.6, nginx
+ *    `proxy_set_header`, Traefik) whatever the client sent;
+ *  - `x-envoy-auth-headers-to-remove` listing the headers Envoy must remove
+ *    from the upstream request (spoofed identity headers, our cookies);
+ *  - decision.responseHeaders (a refreshed Set-Cookie), for Envoy's
+ *    `allowed_client_headers_on_success`.
+ * Deny is decision.status with its headers (several Set-Cookie lines kept)
+ * and body — except for nginx's auth_request, which turns anything but
+ * 2xx/401/403 into a 500: a redirect is sent to it as 401 + Location.
+ * No request header value is ever copied into a response (the stripped
+ * Cookie for Envoy is ours to rewrite and goes to the proxy, not a client).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Decision, HeaderPair } from '../core/decision.js';
+import type { HttpAuthQuestion } from './http-request.js';
+
+export const HEADERS_TO_REMOVE_HEADER = 'x-envoy-auth-headers-to-remove';
+
+/** Door-level error codes (the core's reason codes cover decisions). */
+export type HttpDoorErrorCode = 'not_found' | 'bad_request' | 'payload_too_large' | 'internal_error';
+
+const STATUS_OF: Record<HttpDoorErrorCode, number> = {
+  not_found: 404,
+  bad_request: 400,
+  payload_too_large: 413,
+  internal_error: 500,
+};
+
+/** Groups pairs by name so several values (Set-Cookie, WWW-Authenticate) become several header lines. */
+function grouped(pairs: readonly HeaderPair[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    const list = out.get(key);
+    if (list) list.push(value); else out.set(key, [value]);
+  }
+  return out;
+}
+
+function allowHeaders(decision: Decision, question: HttpAuthQuestion, identityHeaders: readonly string[]): HeaderPair[] {
+  const pairs: HeaderPair[] = [];
+  for (const pair of decision.upstreamHeaders) {
+    // The stripped Cookie only means something to Envoy (allowed_upstream_headers: cookie).
+    if (pair[0] === 'cookie' && question.mode !== 'ext-authz') continue;
+    pairs.push(pair);
+  }
+  if (question.mode === 'forward-auth') {
+    for (const name of decision.upstreamHeadersToRemove) {
+      if (identityHeaders.includes(name)) pairs.push([name, '']);
+    }
+  }
+  if (decision.upstreamHeadersToRemove.length) {
+    pairs.push([HEADERS_TO_REMOVE_HEADER, decision.upstreamHeadersToRemove.join(',')]);
+  }
+  pairs.push(...decision.responseHeaders);
+  pairs.push(['cache-control', 'no-store']);
+  return pairs;
+}
+
+/** The status a proxy can relay: nginx auth_request knows only 2xx/401/403. */
+function statusFor(decision: Decision, question: HttpAuthQuestion): number {
+  if (question.nginx && decision.status >= 300 && decision.status < 400) return 401;
+  return decision.status;
+}
+
+/** Writes the decision; throws (before anything is sent) if a header value is not valid HTTP. */
+export function writeDecision(
+  res: ServerResponse,
+  decision: Decision,
+  question: HttpAuthQuestion,
+  identityHeaders: readonly string[],
+): void {
+  const allowed = decision.allow;
+  const status = allowed ? 200 : statusFor(decision, question);
+  const body = allowed ? '' : decision.body;
+  const pairs = allowed ? allowHeaders(decision, question, identityHeaders) : decision.responseHeaders;
+  const headers = grouped(pairs);
+  // Validate every header before sending any, so a bad value becomes a clean 500.
+  for (const [name, values] of headers) res.setHeader(name, values.length === 1 ? values[0]! : values);
+  if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', decision.requestId);
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.writeHead(status);
+  res.end(body);
+}
+
+/** A JSON error the door itself produces (no decision was made, or it could not be written). */
+export function writeDoorError(
+  res: ServerResponse,
+  code: HttpDoorErrorCode,
+  message: string,
+  requestId: string,
+  options: { closeConnection?: boolean } = {},
+): void {
+  const body = JSON.stringify({ error: code, message, requestId });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.writeHead(STATUS_OF[code], {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    ...(options.closeConnection ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+}

@@ -1,0 +1,312 @@
+/**
+ * Real reverse proxies for tests: Caddy (`forward_auth`) and nginx
+ * (`auth_request`) from the Debian packages, each started with a generated
+ * config in its own temp dir, on a free 127.0.0.1 port, and stopped by pid.
+ *
+ *   const caddy = await startCaddy({ site: caddyForwardAuthSite({ authz, upstream: up.url }) });
+ *   await fetch(`${caddy.url}/api/v1/main/flows`);
+ *   await caddy.stop();
+ *
+ * Where a binary is missing a test should skip with `proxySkipReason()`'s
+ * message on a developer machine, but fail in CI (CI=true).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CADDY_PATH = '/usr/bin/caddy';
+export const NGINX_PATH = '/usr/sbin/nginx';
+
+export type ProxyName = 'caddy' | 'nginx';
+
+export class ProxyUnavailableError extends Error {
+  readonly code = 'ERR_PROXY_UNAVAILABLE' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyUnavailableError';
+  }
+}
+
+export class ProxyStartError extends Error {
+  readonly code = 'ERR_PROXY_START' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyStartError';
+  }
+}
+
+export interface RunningProxy {
+  readonly name: ProxyName;
+  readonly pid: number;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** The proxy's own temp dir (config, pid, logs, temp files); removed by stop(). */
+  readonly dir: string;
+  /** The config the proxy was started with, for failure messages. */
+  readonly configText: string;
+  /** What the process printed so far (stdout + stderr, and nginx's error log is in dir/error.log). */
+  output(): string;
+  /** SIGTERM by pid, SIGKILL if it lingers; removes the temp dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the proxy cannot run here, or undefined when it can. Throws in CI (a skipped proxy test must not pass silently). */
+export async function proxySkipReason(name: ProxyName): Promise<string | undefined> {
+  const path = name === 'caddy' ? CADDY_PATH : NGINX_PATH;
+  if (await isExecutable(path)) return undefined;
+  const reason = `${path} not found (install Debian's '${name}' package)`;
+  if (process.env.CI === 'true') throw new ProxyUnavailableError(`${reason}; CI=true, so this is a failure, not a skip`);
+  return `${reason}; skipping the ${name} tests`;
+}
+
+/** A port that was free a moment ago (the proxy binds it next; start retries on a clash). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const START_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 5_000;
+const OUTPUT_LIMIT = 64 * 1024;
+
+interface Launch {
+  readonly name: ProxyName;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly dir: string;
+  readonly port: number;
+  readonly configText: string;
+}
+
+async function launch(spec: Launch): Promise<RunningProxy> {
+  let output = '';
+  const child: ChildProcess = spawn(spec.command, [...spec.args], { cwd: spec.dir, env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const collect = (chunk: Buffer) => { if (output.length < OUTPUT_LIMIT) output += chunk.toString('utf8'); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  child.once('error', (err) => { output += `\nspawn error: ${err.message}`; });
+
+  const stop = async () => {
+    if (!exited && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGTERM');
+      const timer = setTimeout(() => { if (!exited && child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); }, STOP_GRACE_MS);
+      await exit;
+      clearTimeout(timer);
+    }
+    await rm(spec.dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!exited && !(await canConnect(spec.port))) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new ProxyStartError(`${spec.name} did not listen on 127.0.0.1:${spec.port} within ${START_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (exited || child.pid === undefined) {
+    await stop();
+    throw new ProxyStartError(`${spec.name} exited at start:\n${output}\n--- config ---\n${spec.configText}`);
+  }
+  return {
+    name: spec.name,
+    pid: child.pid,
+    port: spec.port,
+    url: `http://127.0.0.1:${spec.port}`,
+    dir: spec.dir,
+    configText: spec.configText,
+    output: () => output,
+    stop,
+  };
+}
+
+/** Starts on a fresh free port; retries twice if the port was taken between picking and binding. */
+async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: string) => Promise<Launch>): Promise<RunningProxy> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = await mkdtemp(join(tmpdir(), `kauthz-${name}-`));
+    const port = await freePort();
+    try {
+      return await launch(await prepare(port, dir));
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof ProxyStartError) || !/address already in use/i.test(err.message)) throw err;
+    }
+  }
+  throw lastError;
+}
+
+// ---------------------------------------------------------------- Caddy
+
+export interface CaddyOptions {
+  /** Body of the one site block (directives), or a function of the chosen port. */
+  readonly site: string | ((port: number) => string);
+}
+
+export async function startCaddy(options: CaddyOptions): Promise<RunningProxy> {
+  if (!(await isExecutable(CADDY_PATH))) throw new ProxyUnavailableError(`${CADDY_PATH} not found`);
+  return launchOnFreePort('caddy', async (port, dir) => {
+    const site = typeof options.site === 'function' ? options.site(port) : options.site;
+    // Any Host on this port (tests send their own Host headers), bound to loopback only.
+    const configText = `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${join(dir, 'data')}\n}\n\nhttp://:${port} {\n\tbind 127.0.0.1\n${indent(site)}\n}\n`;
+    const file = join(dir, 'Caddyfile');
+    await writeFile(file, configText);
+    // Keep Caddy's autosave/data out of the real home directory.
+    const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') };
+    return { name: 'caddy', command: CADDY_PATH, args: ['run', '--config', file, '--adapter', 'caddyfile'], env, dir, port, configText };
+  });
+}
+
+export interface CaddyForwardAuthOptions {
+  /** Where the authz HTTP door listens, e.g. `127.0.0.1:8080`. */
+  readonly authz: string;
+  /** Upstream the proxy sends allowed requests to, e.g. `http://127.0.0.1:9000`. */
+  readonly upstream: string;
+  /** Path on the authz door Caddy calls (default `/forward-auth`). */
+  readonly uri?: string;
+  /** Response headers copied onto the upstream request on 2xx. */
+  readonly copyHeaders?: readonly string[];
+  /** Client request headers deleted before forward_auth runs (defence against spoofing). */
+  readonly stripHeaders?: readonly string[];
+}
+
+export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant']);
+
+/** The recommended Caddy recipe as a site body: strip, forward_auth, reverse_proxy — in that order (a `route` keeps it). */
+export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
+  const copy = o.copyHeaders ?? KESTRA_IDENTITY_HEADERS;
+  const strip = (o.stripHeaders ?? []).map((h) => `\trequest_header -${h}\n`).join('');
+  const upstream = o.upstream.replace(/^http:\/\//, '');
+  return `route {\n${strip}\tforward_auth ${o.authz.replace(/^http:\/\//, '')} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n\t}\n\treverse_proxy ${upstream}\n}`;
+}
+
+// ---------------------------------------------------------------- nginx
+
+export interface NginxOptions {
+  /** Body of the one `server {}` block (without `listen`), or a function of the chosen port. */
+  readonly server: string | ((port: number) => string);
+  /** Extra lines at `http {}` level (upstreams, maps). */
+  readonly http?: string;
+}
+
+export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
+  if (!(await isExecutable(NGINX_PATH))) throw new ProxyUnavailableError(`${NGINX_PATH} not found`);
+  return launchOnFreePort('nginx', async (port, dir) => {
+    for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub));
+    const server = typeof options.server === 'function' ? options.server(port) : options.server;
+    // As root nginx would drop its workers to `nobody`, who cannot use our 0700 temp dir.
+    const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+    const configText = `${user}worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+${indent(options.http ?? '')}
+  server {
+    listen 127.0.0.1:${port};
+${indent(indent(server))}
+  }
+}
+`;
+    const file = join(dir, 'nginx.conf');
+    await writeFile(file, configText);
+    return { name: 'nginx', command: NGINX_PATH, args: ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], dir, port, configText };
+  });
+}
+
+export interface NginxAuthRequestOptions {
+  /** Authz HTTP door, e.g. `http://127.0.0.1:8080`. */
+  readonly authz: string;
+  readonly upstream: string;
+  /** Identity headers passed from the auth answer to the upstream. */
+  readonly identityHeaders?: readonly string[];
+}
+
+function nginxVar(header: string): string {
+  return header.toLowerCase().replace(/-/g, '_');
+}
+
+/**
+ * The recommended nginx recipe as a server body: `auth_request` to the
+ * forward-auth endpoint, identity headers via `auth_request_set` (an empty
+ * value makes proxy_set_header drop the client's header), 401 carrying a
+ * Location turned into the login redirect.
+ */
+export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
+  const headers = o.identityHeaders ?? KESTRA_IDENTITY_HEADERS;
+  const sets = headers.map((h) => `auth_request_set $authz_${nginxVar(h)} $upstream_http_${nginxVar(h)};`).join('\n  ');
+  const passes = headers.map((h) => `proxy_set_header ${h} $authz_${nginxVar(h)};`).join('\n  ');
+  return `location / {
+  auth_request /_authz;
+  ${sets}
+  auth_request_set $authz_location $upstream_http_location;
+  auth_request_set $authz_set_cookie $upstream_http_set_cookie;
+  error_page 401 = @authz_401;
+  ${passes}
+  proxy_pass ${o.upstream};
+}
+location = /_authz {
+  internal;
+  proxy_pass ${o.authz}/forward-auth;
+  proxy_pass_request_body off;
+  proxy_set_header Content-Length "";
+  proxy_set_header X-Original-URI $request_uri;
+  proxy_set_header X-Original-Method $request_method;
+  proxy_set_header X-Forwarded-Proto $scheme;
+  proxy_set_header X-Forwarded-Host $host;
+  proxy_set_header X-Forwarded-For $remote_addr;
+}
+location @authz_401 {
+  add_header Set-Cookie $authz_set_cookie always;
+  if ($authz_location) {
+    return 302 $authz_location;
+  }
+  default_type application/json;
+  return 401 '{"error":"unauthorized","message":"authentication required"}';
+}
+location ~ ^/(oauth/|login|logout) {
+  proxy_pass ${o.authz};
+  proxy_set_header X-Forwarded-Proto $scheme;
+  proxy_set_header X-Forwarded-Host $host;
+}`;
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => (line ? `\t${line}` : line)).join('\n');
+}
