@@ -57,6 +57,8 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       enabled: micronaut?.oauth2?.enabled ?? false,
       providers: buildProviders(file, ctx.warnings),
       groupsClaimPath: kestra?.oidc?.['groups-claim-path'] ?? DEFAULTS.groupsClaimPath,
+      // login flow
+      allowInsecureHttpIssuers: insecureIssuers(authz, ctx.warnings),
     },
     logout: { getAllowed: micronaut?.endpoints?.logout?.['get-allowed'] ?? false },
     defaultRole: defaultRole && {
@@ -116,6 +118,16 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     log: { level: authz.log?.level ?? DEFAULTS.logLevel },
     warnings: ctx.warnings,
   };
+}
+
+// login flow
+function insecureIssuers(authz: Authz, warnings: string[]): boolean {
+  const allowed = authz.oidc?.['allow-insecure-http-issuers'] ?? false;
+  if (allowed) {
+    warnings.push('authz.oidc.allow-insecure-http-issuers is true: http:// OIDC issuers are accepted and codes, tokens and ' +
+      'client secrets travel unencrypted. Development setups only.');
+  }
+  return allowed;
 }
 
 function buildSecrets(file: ConfigFile, warnings: string[]): Config['secrets'] {

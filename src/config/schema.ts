@@ -56,6 +56,8 @@ const bearerIssuer = z.strictObject({
 
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
+  // login flow
+  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional() }).optional(),
   listen: z
     .strictObject({ grpc: f.hostPort.optional(), http: f.hostPort.optional(), management: f.hostPort.optional() })
     .optional(),

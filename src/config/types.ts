@@ -130,6 +130,13 @@ export interface Config {
     readonly providers: readonly OidcProviderConfig[];
     /** Dot path into claims giving groups; undefined = `groups`. */
     readonly groupsClaimPath: string;
+    // login flow
+    /**
+     * `authz.oidc.allow-insecure-http-issuers` (default false): lets an
+     * `http://` issuer be used for discovery, code exchange and refresh. Dev
+     * setups only (compose demo's Keycloak); logged as a warning.
+     */
+    readonly allowInsecureHttpIssuers: boolean;
   };
   readonly logout: { readonly getAllowed: boolean };
   readonly defaultRole?: DefaultRoleConfig;

@@ -29,10 +29,13 @@ export const REASONS = {
   tenant_denied: { status: 403, allow: false },
   // 400 — request the core cannot reason about
   bad_request: { status: 400, allow: false },
-  // 302 — browser sent to a login (issue: login flow)
+  // login flow — its own pages and redirects (302/200), and logins that cannot complete
   login_redirect: { status: 302, allow: false },
+  login_flow: { status: 302, allow: false },
+  login_failed: { status: 400, allow: false },
   // 503/500 — a dependency failed; never an allow
   jwks_unavailable: { status: 503, allow: false },
+  idp_unavailable: { status: 503, allow: false },
   store_unavailable: { status: 503, allow: false },
   internal_error: { status: 500, allow: false },
 } as const satisfies Record<string, { status: number; allow: boolean }>;
@@ -46,6 +49,7 @@ export type AuthnFailureReason = Extract<
   | `basic_${string}`
   | `session_${string}`
   | 'jwks_unavailable'
+  | 'idp_unavailable'
   | 'store_unavailable'
   | 'internal_error'
 >;
