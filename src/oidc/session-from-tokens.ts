@@ -1,0 +1,123 @@
+/**
+ * A token-endpoint response (code exchange or refresh) → the session record
+ * and the Set-Cookie lines that carry it.
+ *
+ * Identity comes from the ID token's claims (already checked by
+ * openid-client: signature, iss, aud, exp, nonce). When they hold no groups
+ * at the groups-claim-path and the access token is a JWT from the same
+ * issuer, its claims are used for groups — Keycloak puts
+ * `resource_access.<client>.roles` there by default. That token came straight
+ * from the token endpoint over TLS, which authenticates it (OIDC Core
+ * §3.1.3.7), so it is decoded, not re-verified.
+ */
+import { decodeJwt } from 'jose';
+import type { TokenEndpointResponse, TokenEndpointResponseHelpers } from 'openid-client';
+import { groupsFromClaims, identityFromClaims } from '../authn/claims-identity.js';
+import type { SessionRecord } from '../authn/session-cookie.js';
+import type { AuthRequest } from '../core/auth-request.js';
+import type { HeaderPair } from '../core/decision.js';
+import type { FlowContext } from './flow-context.js';
+
+export type Tokens = TokenEndpointResponse & TokenEndpointResponseHelpers;
+
+export interface SessionIssue {
+  readonly record: SessionRecord;
+  readonly cookies: HeaderPair[];
+}
+
+/** The ID token's claims cannot make an identity (no `sub`, or another subject than the session's). */
+export class UnusableIdTokenError extends Error {
+  readonly code = 'ERR_ID_TOKEN_UNUSABLE' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnusableIdTokenError';
+  }
+}
+
+export interface SessionBasis {
+  readonly sid: string;
+  readonly provider: string;
+  readonly issuer: string;
+  /** Absolute end of the session, epoch seconds. */
+  readonly expiresAt: number;
+  /** On refresh: the session being renewed (kept when no new ID token came). */
+  readonly previous?: SessionRecord;
+  /** On refresh: the refresh token in use (kept when the IdP did not rotate it). */
+  readonly previousRefreshToken?: string;
+  readonly previousIdToken?: string;
+}
+
+export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: Tokens, basis: SessionBasis): Promise<SessionIssue> {
+  const nowSeconds = Math.floor(ctx.now() / 1000);
+  const claims = tokens.claims() as Record<string, unknown> | undefined;
+  let identityPart: Pick<SessionRecord, 'subject' | 'name' | 'email' | 'groups'>;
+  if (claims) {
+    const identity = identityFromClaims(claims, {
+      via: 'session',
+      userClaims: ctx.config.userClaims,
+      groupsClaimPath: ctx.config.oidc.groupsClaimPath,
+      issuer: basis.issuer,
+    });
+    if (!identity) throw new UnusableIdTokenError('the ID token has no usable subject');
+    if (basis.previous && basis.previous.subject !== identity.subject) throw new UnusableIdTokenError('the refreshed ID token names another subject');
+    let groups = identity.groups;
+    if (!groups.length) groups = groupsFromAccessToken(tokens.access_token, claims.iss, ctx.config.oidc.groupsClaimPath);
+    identityPart = { subject: identity.subject, name: identity.name, email: identity.email, groups };
+  } else if (basis.previous) {
+    const { subject, name, email, groups } = basis.previous;
+    identityPart = { subject, name, email, groups };
+  } else {
+    throw new UnusableIdTokenError('no ID token in the token response');
+  }
+
+  const refreshToken = tokens.refresh_token ?? basis.previousRefreshToken;
+  const idToken = tokens.id_token ?? basis.previousIdToken;
+  const maxAge = Math.max(0, basis.expiresAt - nowSeconds);
+  const scope = ctx.sessionScope(req);
+  const cookies: HeaderPair[] = [];
+  let refreshAt: number | undefined;
+  if (refreshToken) {
+    const refreshCookie = await ctx.refreshCookies.write(
+      { sid: basis.sid, provider: basis.provider, refreshToken, idToken },
+      scope,
+      maxAge,
+    );
+    if (refreshCookie) {
+      cookies.push(refreshCookie);
+      refreshAt = nowSeconds + tokenLifetime(tokens, claims, nowSeconds);
+    } else {
+      ctx.logger?.warn({ provider: basis.provider }, 'refresh token too large for a cookie; this session will not be refreshed');
+    }
+  }
+  if (!refreshAt && req.cookies.has(ctx.refreshCookies.name)) cookies.push(ctx.refreshCookies.clear(scope));
+
+  const record: SessionRecord = {
+    sid: basis.sid,
+    provider: basis.provider,
+    issuer: basis.issuer,
+    ...identityPart,
+    expiresAt: basis.expiresAt,
+    refreshAt: refreshAt !== undefined && refreshAt < basis.expiresAt ? refreshAt : undefined,
+  };
+  const sessionCookies = await ctx.sessions.write(record, scope, maxAge, req.cookies);
+  return { record, cookies: [...sessionCookies, ...cookies] };
+}
+
+/** Seconds the IdP's tokens stay good: the access token's `expires_in`, else the ID token's `exp`; at least 1. */
+function tokenLifetime(tokens: Tokens, claims: Record<string, unknown> | undefined, nowSeconds: number): number {
+  const expiresIn = tokens.expiresIn();
+  if (expiresIn !== undefined) return Math.max(1, expiresIn);
+  if (claims && typeof claims.exp === 'number') return Math.max(1, claims.exp - nowSeconds);
+  return 300;
+}
+
+function groupsFromAccessToken(accessToken: string, idTokenIssuer: unknown, path: string): readonly string[] {
+  if (typeof accessToken !== 'string' || accessToken.split('.').length !== 3) return [];
+  try {
+    const claims = decodeJwt(accessToken);
+    if (claims.iss !== idTokenIssuer) return [];
+    return Object.freeze(groupsFromClaims(claims, path));
+  } catch {
+    return [];
+  }
+}
