@@ -13,6 +13,8 @@ import { reuseJwksCaches, startJwksCaches } from '../authn/jwks-caches.js';
 import { LockoutTracker } from '../authn/lockout.js';
 import type { Config } from '../config/types.js';
 import { createEngine, type Engine } from '../core/decide.js';
+import { createLoginFlow } from '../oidc/login-flow.js';
+import { createOidcProviderCache, type OidcProviderCache } from '../oidc/providers.js';
 import { openUsersStore } from '../stores/open-users-store.js';
 import type { UsersStore } from '../stores/users-store.js';
 
@@ -20,6 +22,9 @@ export interface EngineServices {
   readonly usersStore: UsersStore;
   readonly lockout: LockoutTracker;
   readonly jwks: ReadonlyMap<string, JwksCache>;
+  /** OIDC discovery per provider, shared by every engine so a reload keeps it. */
+  readonly oidcProviders: OidcProviderCache;
+  readonly logger: Logger;
   /** Resolves when the stores answer; starts JWKS fetches without waiting for them. */
   warmUp(): Promise<void>;
   close(): Promise<void>;
@@ -29,11 +34,16 @@ export function createEngineServices(config: Config, logger: Logger): EngineServ
   const usersStore = openUsersStore(config.users);
   const lockout = new LockoutTracker(config.lockout);
   const { caches: jwks } = reuseJwksCaches(config.bearer);
+  const oidcProviders = createOidcProviderCache({ logger });
   return {
     usersStore,
     lockout,
     jwks,
+    oidcProviders,
+    logger,
     async warmUp() {
+      // Discovery in the background too: an IdP that is down only affects its own logins.
+      void oidcProviders.providersFor(config).warmUp();
       // Not awaited: an unreachable issuer must not hold the whole service back.
       void startJwksCaches(jwks.values()).then(() => {
         for (const cache of jwks.values()) {
@@ -52,7 +62,14 @@ export function createEngineServices(config: Config, logger: Logger): EngineServ
 }
 
 export function buildEngine(config: Config, services: EngineServices): Engine {
-  const authenticators: Authenticator[] = [];
+  const login = createLoginFlow(config, {
+    providers: services.oidcProviders.providersFor(config),
+    usersStore: services.usersStore,
+    lockout: services.lockout,
+    logger: services.logger,
+  });
+  // Chain order: session cookie → Bearer JWT → Basic; the first whose credential is present decides.
+  const authenticators: Authenticator[] = [login.sessionAuthenticator];
   const bearer = createBearerAuthenticator(config, services.jwks);
   if (bearer) authenticators.push(bearer);
   authenticators.push(new BasicAuthenticator({
@@ -60,5 +77,5 @@ export function buildEngine(config: Config, services: EngineServices): Engine {
     lockout: services.lockout,
     enabled: config.basicAuth.enabled,
   }));
-  return createEngine(config, { authenticators });
+  return createEngine(config, { authenticators, flow: login.flow, loginRedirect: login.loginRedirect });
 }

@@ -16,8 +16,9 @@
  * Deny is decision.status with its headers (several Set-Cookie lines kept)
  * and body — except for nginx's auth_request, which turns anything but
  * 2xx/401/403 into a 500: a redirect is sent to it as 401 + Location.
- * No request header value is ever copied into a response (the stripped
- * Cookie for Envoy is ours to rewrite and goes to the proxy, not a client).
+ * No request header value is ever copied into a response a client sees: the
+ * Cookie (ours removed) goes to the proxy on a 200, which puts it on the
+ * upstream request, never on the client's response.
  */
 import type { ServerResponse } from 'node:http';
 import type { Decision, HeaderPair } from '../core/decision.js';
@@ -48,15 +49,24 @@ function grouped(pairs: readonly HeaderPair[]): Map<string, string[]> {
 
 function allowHeaders(decision: Decision, question: HttpAuthQuestion, identityHeaders: readonly string[]): HeaderPair[] {
   const pairs: HeaderPair[] = [];
+  let strippedCookie: string | undefined;
   for (const pair of decision.upstreamHeaders) {
-    // The stripped Cookie only means something to Envoy (allowed_upstream_headers: cookie).
-    if (pair[0] === 'cookie' && question.mode !== 'ext-authz') continue;
-    pairs.push(pair);
+    if (pair[0] === 'cookie') strippedCookie = pair[1];
+    else pairs.push(pair);
   }
-  if (question.mode === 'forward-auth') {
+  if (question.mode === 'ext-authz') {
+    // Envoy: allowed_upstream_headers: cookie replaces the upstream Cookie.
+    if (strippedCookie !== undefined) pairs.push(['cookie', strippedCookie]);
+  } else if (question.mode === 'forward-auth') {
     for (const name of decision.upstreamHeadersToRemove) {
       if (identityHeaders.includes(name)) pairs.push([name, '']);
     }
+    // The Cookie the upstream should see, ours removed, for `copy_headers Cookie`
+    // (Caddy) / `authResponseHeaders: [Cookie]` (Traefik). Always sent — the
+    // client's own value when nothing was ours — because a proxy told to copy
+    // a header the answer lacks may forward a placeholder instead (Caddy 2.6).
+    const removeAll = decision.upstreamHeadersToRemove.includes('cookie');
+    pairs.push(['cookie', removeAll ? '' : strippedCookie ?? question.headers.cookie ?? '']);
   }
   if (decision.upstreamHeadersToRemove.length) {
     pairs.push([HEADERS_TO_REMOVE_HEADER, decision.upstreamHeadersToRemove.join(',')]);
