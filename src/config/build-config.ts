@@ -74,6 +74,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       lockSeconds: seconds(lockout?.['lock-duration']) ?? DEFAULTS.lockout.lockSeconds,
     },
     externalUrl: authz['external-url'],
+    http: { extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix },
     listen: {
       grpc: authz.listen?.grpc ?? DEFAULTS.listen.grpc,
       http: authz.listen?.http ?? DEFAULTS.listen.http,

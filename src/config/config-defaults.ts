@@ -34,6 +34,8 @@ export const DEFAULTS = {
     from: [{ header: 'authorization', prefix: 'Bearer ' }] as readonly TokenSource[],
   },
   usersFile: './users.yaml',
+  // Envoy's HTTP ext_authz appends the original path to path_prefix.
+  extAuthzPrefix: '/ext_authz',
   sessionsPrefix: 'kestra-authz:',
   kestraRules: true,
   default: 'authenticated',

@@ -29,6 +29,12 @@ const fail = (error: string): Parsed<never> => ({ error });
 
 export const text = field((v) => (typeof v === 'string' && v.trim() !== '' ? ok(v) : fail('must be a non-empty string')));
 
+/** An absolute URL path without trailing slash, query or fragment (a route prefix such as /ext_authz). */
+export const pathPrefix = field((v) =>
+  typeof v === 'string' && /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*[^/]$/.test(v) && !v.includes('//')
+    ? ok(v)
+    : fail('must be an absolute path like /ext_authz (no trailing slash, query or fragment)'));
+
 export const textList = field((v) => {
   if (!Array.isArray(v) || v.length === 0) return fail('must be a non-empty list of strings');
   if (!v.every((s) => typeof s === 'string' && s.trim() !== '')) return fail('every entry must be a non-empty string');

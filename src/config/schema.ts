@@ -58,6 +58,8 @@ const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
   oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional() }).optional(),
+  // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix)
+  http: z.strictObject({ 'ext-authz-prefix': f.pathPrefix.optional() }).optional(),
   listen: z
     .strictObject({ grpc: f.hostPort.optional(), http: f.hostPort.optional(), management: f.hostPort.optional() })
     .optional(),

@@ -147,6 +147,8 @@ export interface Config {
     readonly lockSeconds: number;
   };
   readonly externalUrl?: string;
+  /** The HTTP door: `authz.http.ext-authz-prefix` (default /ext_authz), Envoy HTTP ext_authz's path_prefix. */
+  readonly http: { readonly extAuthzPrefix: string };
   readonly listen: {
     readonly grpc: HostPort;
     readonly http: HostPort;

@@ -33,14 +33,6 @@ export interface HttpDoorOptions {
   readonly extAuthzPrefix?: string;
 }
 
-/**
- * `authz.http.ext-authz-prefix` is proposed, not yet in the Config contract:
- * read it when the loader provides it, else the default.
- */
-interface ConfigWithHttpDoor {
-  readonly http?: { readonly extAuthzPrefix?: string };
-}
-
 export class HttpDoorOptionError extends TypeError {
   readonly code = 'ERR_HTTP_DOOR_OPTION' as const;
   constructor(message: string) {
@@ -76,9 +68,8 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
   const settingsFor = (config: Config): DoorSettings => {
     let settings = settingsByConfig.get(config);
     if (!settings) {
-      const configured = (config as Config & ConfigWithHttpDoor).http?.extAuthzPrefix;
       settings = {
-        extAuthzPrefix: fixedPrefix ?? (configured ? checkExtAuthzPrefix(configured) : DEFAULT_EXT_AUTHZ_PREFIX),
+        extAuthzPrefix: fixedPrefix ?? checkExtAuthzPrefix(config.http.extAuthzPrefix),
         identityHeaders: compileHeaderPolicy(config).identityHeaders,
       };
       settingsByConfig.set(config, settings);

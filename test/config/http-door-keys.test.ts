@@ -1,0 +1,16 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/load-config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const base = `kestra: { encryption: { secret-key: "${'k'.repeat(40)}" } }\n`;
+
+test('authz.http.ext-authz-prefix: default /ext_authz, configurable, validated with its line', () => {
+  assert.equal(parseConfig(base, 't.yaml').http.extAuthzPrefix, '/ext_authz');
+  assert.equal(parseConfig(`${base}authz:\n  http: { ext-authz-prefix: /authz/envoy }\n`, 't.yaml').http.extAuthzPrefix, '/authz/envoy');
+  assert.throws(() => parseConfig(`${base}authz:\n  http:\n    ext-authz-prefix: "ext/"\n`, 't.yaml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /t\.yaml:4: authz\.http\.ext-authz-prefix: must be an absolute path/);
+    return true;
+  });
+});
