@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_USER_EXISTS'
   | 'ERR_USER_NOT_FOUND'
   | 'ERR_USERS_STORE'
+  | 'ERR_SESSIONS_STORE'
   | 'ERR_JWKS_FETCH'
   | 'ERR_JWKS_INVALID'
   | 'ERR_CLI_USAGE';

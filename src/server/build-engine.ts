@@ -16,6 +16,7 @@ import { createEngine, type Engine } from '../core/decide.js';
 import { createLoginFlow } from '../oidc/login-flow.js';
 import { createOidcProviderCache, type OidcProviderCache } from '../oidc/providers.js';
 import { openUsersStore } from '../stores/open-users-store.js';
+import { AuthzError } from '../core/errors.js';
 import type { UsersStore } from '../stores/users-store.js';
 
 export interface EngineServices {
@@ -31,6 +32,10 @@ export interface EngineServices {
 }
 
 export function createEngineServices(config: Config, logger: Logger): EngineServices {
+  if (config.sessions.store !== 'cookie') {
+    // Never pretend: a configured store this build cannot use is an error at start, not a silent fallback.
+    throw new AuthzError('ERR_SESSIONS_STORE', `authz.sessions.store: ${config.sessions.store} is not available in this build yet; use { store: cookie }`);
+  }
   const usersStore = openUsersStore(config.users);
   const lockout = new LockoutTracker(config.lockout);
   const { caches: jwks } = reuseJwksCaches(config.bearer);
