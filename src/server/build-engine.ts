@@ -53,7 +53,7 @@ export function createEngineServices(config: Config, logger: Logger): EngineServ
       void startJwksCaches(jwks.values()).then(() => {
         for (const cache of jwks.values()) {
           if (!cache.hasKeySet) {
-            logger.warn({ issuer: cache.issuer, error: cache.lastError?.code }, 'JWKS not fetched at start; tokens of this issuer fail closed until it answers');
+            logger.warn({ issuer: cache.issuer, error: cache.lastError?.code }, 'JWKS not fetched at start; this issuer stays fail-closed until it answers');
           }
         }
       });
