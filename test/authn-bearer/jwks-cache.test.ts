@@ -3,40 +3,25 @@
  * single flight, cooldown, background refresh, stale keys kept when the
  * issuer goes away, metrics. (HTTP failure modes: jwks-fetch.test.ts.)
  */
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { JwksCache, type JwksCacheOptions } from '../../src/authn/jwks-cache.js';
 import { reuseJwksCaches } from '../../src/authn/jwks-caches.js';
-import { registry } from '../../src/observability/metrics.js';
-import { fakeClock, startJwksServer, unreachableUrl, type JwksServer } from './jwks-server.js';
-
-async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  const found = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
-  return found?.value ?? 0;
-}
+import { cleanupAfterEach } from '../helpers/cleanup-after-each.js';
+import { metricValue } from '../helpers/metric-value.js';
+import { fakeClock, startJwksServer, startJwksServerFor, unreachableUrl } from './jwks-server.js';
 
 const FETCHES = 'kestra_authz_jwks_fetch_total';
 
 describe('JwksCache', () => {
-  const cleanup: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    while (cleanup.length) await cleanup.pop()!();
-  });
-
-  async function server(): Promise<JwksServer> {
-    const s = await startJwksServer();
-    cleanup.push(() => s.stop());
-    return s;
-  }
+  const defer = cleanupAfterEach();
+  const server = () => startJwksServerFor(defer);
 
   function cache(options: Partial<JwksCacheOptions> & { issuer: string }): JwksCache {
     const c = new JwksCache({ algorithms: ['RS256', 'ES256'], maxAgeMs: 600_000, cooldownMs: 30_000, timeoutMs: 2_000, ...options });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     return c;
   }
 

@@ -2,32 +2,23 @@
  * Fetching keys over real HTTP: discovery checks, bounded reads, no
  * redirects, and every failure typed (code + metric result) with safe text.
  */
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { JwksCache } from '../../src/authn/jwks-cache.js';
 import { JwksFetchError, describeUrl, discoverJwksUri, discoveryUrlOf } from '../../src/authn/jwks-fetch.js';
-import { registry } from '../../src/observability/metrics.js';
-import { startJwksServer, type JwksServer } from './jwks-server.js';
+import { cleanupAfterEach } from '../helpers/cleanup-after-each.js';
+import { metricValue } from '../helpers/metric-value.js';
+import { startJwksServerFor } from './jwks-server.js';
 
-async function fetches(issuer: string, result: string): Promise<number> {
-  const { values } = await registry.getSingleMetric('kestra_authz_jwks_fetch_total')!.get();
-  return values.find((v) => v.labels.issuer === issuer && v.labels.result === result)?.value ?? 0;
-}
+const fetches = (issuer: string, result: string) => metricValue('kestra_authz_jwks_fetch_total', { issuer, result });
 
 const limits = { timeoutMs: 2_000, maxBytes: 64 * 1024 };
 
 describe('JWKS fetching', () => {
-  const cleanup: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    while (cleanup.length) await cleanup.pop()!();
-  });
-  async function server(): Promise<JwksServer> {
-    const s = await startJwksServer();
-    cleanup.push(() => s.stop());
-    return s;
-  }
+  const defer = cleanupAfterEach();
+  const server = () => startJwksServerFor(defer);
 
   test('discovery returns jwks_uri when the document names the configured issuer', async () => {
     const s = await server();
@@ -42,7 +33,7 @@ describe('JWKS fetching', () => {
     await assert.rejects(discoverJwksUri(s.issuer, limits), (err: unknown) =>
       err instanceof JwksFetchError && err.code === 'ERR_JWKS_INVALID' && err.result === 'invalid');
     const c = new JwksCache({ issuer: s.issuer, algorithms: ['RS256'], maxAgeMs: 1, cooldownMs: 1, timeoutMs: 2_000 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     assert.equal(await c.start(), false);
     assert.equal(c.lastError?.result, 'invalid');
     assert.equal(s.requests.jwks, 0);
@@ -55,7 +46,7 @@ describe('JWKS fetching', () => {
       issuer: s.issuer, jwksUri: s.jwksUri, algorithms: ['RS256'],
       maxAgeMs: 1, cooldownMs: 0, timeoutMs: 300, maxResponseBytes: 64 * 1024,
     });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const cases: [() => void, string][] = [
       [() => { s.jwksStatus = 500; }, 'error'],
       [() => { s.jwksStatus = 200; s.jwksBody = '<html>'; }, 'invalid'],
@@ -80,7 +71,7 @@ describe('JWKS fetching', () => {
     const s = await server();
     await s.addKey('r1');
     const c = new JwksCache({ issuer: s.issuer, jwksUri: s.jwksUri, algorithms: ['RS256'], maxAgeMs: 1, cooldownMs: 0, timeoutMs: 2_000 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     assert.equal(await c.start(), true);
     s.jwksBody = 'not json';
     assert.equal(await c.refresh(), false);
@@ -93,10 +84,10 @@ describe('JWKS fetching', () => {
     await target.addKey('r1');
     const redirector = createServer((_req, res) => res.writeHead(302, { location: target.jwksUri }).end());
     await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise<void>((resolve) => redirector.close(() => resolve())));
+    defer(() => new Promise<void>((resolve) => redirector.close(() => resolve())));
     const uri = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/jwks`;
     const c = new JwksCache({ issuer: 'https://idp', jwksUri: uri, algorithms: ['RS256'], maxAgeMs: 1, cooldownMs: 1, timeoutMs: 2_000 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     assert.equal(await c.start(), false);
     assert.equal(c.lastError?.message, `${uri}: HTTP 302`);
     assert.equal(target.requests.jwks, 0);

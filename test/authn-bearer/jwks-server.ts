@@ -7,6 +7,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import type { Defer } from '../helpers/cleanup-after-each.js';
 
 export interface TestKey {
   readonly kid: string;
@@ -121,4 +122,11 @@ export async function unreachableUrl(): Promise<string> {
 export function fakeClock(start = 1_800_000_000_000): { now: () => number; advance(ms: number): void; seconds(): number } {
   let t = start;
   return { now: () => t, advance: (ms) => { t += ms; }, seconds: () => Math.floor(t / 1000) };
+}
+
+/** A JwksServer stopped by `defer` (see cleanupAfterEach) after the test that started it. */
+export async function startJwksServerFor(defer: Defer): Promise<JwksServer> {
+  const server = await startJwksServer();
+  defer(() => server.stop());
+  return server;
 }

@@ -24,47 +24,18 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startService, type RunningService } from '../../src/server/service.js';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import { PROFILE_SCOPES, TEST_CLIENT, oidcServiceYaml } from '../helpers/oidc-service-config.js';
 import { KESTRA_IDENTITY_HEADERS, freePort, proxySkipReason, startCaddy, type RunningProxy } from '../helpers/proxies.js';
 import { startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const SECRET = 'browser-login-e2e-secret-0123456789abcdef';
-const CLIENT = { client_id: 'kestra', client_secret: 'kestra-secret-for-tests-only' };
 const USERS = {
   alice: { preferred_username: 'alice', email: 'alice@example.com', email_verified: true, groups: ['kestra-devs', 'ops'] },
   bob: { preferred_username: 'bob', email: 'bob@example.com', email_verified: true, groups: ['b-team'] },
 };
 
 const skip = await browserSkipReason() ?? await proxySkipReason('caddy');
-
-function configYaml(dir: string, httpPort: number, external: string, idpA: OidcIdp, idpB: OidcIdp): string {
-  const client = (name: string, idp: OidcIdp) => `
-        ${name}:
-          client-id: ${CLIENT.client_id}
-          client-secret: ${CLIENT.client_secret}
-          scopes: [openid, profile, email, groups]
-          openid: { issuer: "${idp.issuer}" }`;
-  return `
-kestra:
-  encryption: { secret-key: "${SECRET}" }
-  security:
-    oidc: { groups-claim-path: groups }
-    default-role: { name: viewer, permissions: { FLOW: [READ] } }
-micronaut:
-  security:
-    oauth2:
-      enabled: true
-      clients:${client('idp-a', idpA)}${client('idp-b', idpB)}
-    endpoints:
-      logout: { get-allowed: true }
-authz:
-  external-url: ${external}
-  listen: { grpc: 127.0.0.1:0, http: "127.0.0.1:${httpPort}", management: 127.0.0.1:0 }
-  users: { file: ${join(dir, 'users.yaml')} }
-  default: authenticated
-  log: { level: silent }
-`;
-}
 
 /**
  * Caddy in front of everything: our own endpoints go to the HTTP door as they
@@ -125,14 +96,24 @@ describe('browser login through Caddy forward_auth, two IdPs', { skip }, () => {
     caddy = await startCaddy({ site: caddySite(`127.0.0.1:${httpPort}`, upstream.url) });
     app = `http://localhost:${caddy.port}`;
     const clients = (name: string) => [{
-      ...CLIENT,
+      ...TEST_CLIENT,
       redirect_uris: [`${app}/oauth/callback/${name}`],
       post_logout_redirect_uris: [`${app}/logout`, `${app}/`],
     }];
     idpA = await startOidcIdp({ name: 'opa', clients: clients('idp-a'), users: USERS });
     idpB = await startOidcIdp({ name: 'opb', clients: clients('idp-b'), users: USERS });
     const configPath = join(dir, 'config.yaml');
-    await writeFile(configPath, configYaml(dir, httpPort, app, idpA, idpB));
+    await writeFile(configPath, oidcServiceYaml({
+      secret: SECRET,
+      externalUrl: app,
+      dir,
+      httpPort,
+      providers: { 'idp-a': idpA, 'idp-b': idpB },
+      scopes: PROFILE_SCOPES,
+      security: { oidc: { 'groups-claim-path': 'groups' }, 'default-role': { name: 'viewer', permissions: { FLOW: ['READ'] } } },
+      micronautSecurity: { endpoints: { logout: { 'get-allowed': true } } },
+      authz: { default: 'authenticated' },
+    }));
     service = await startService(await loadConfigFile(configPath), { logger: createLogger('silent') });
     browser = await launchBrowser();
   });

@@ -8,51 +8,23 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigFile } from '../../src/config/load-config.js';
-import { main } from '../../src/cli/main.js';
-import { startService, type RunningService } from '../../src/server/service.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createAuthzClient, headerOf, type AuthzClient, type CheckResponseJs } from '../helpers/grpc-client.js';
+import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
+import { createUsersWithCli } from '../helpers/cli-users.js';
+import { expectAllowed as allowed, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
+import { headerOf, type CheckResponseJs } from '../helpers/grpc-client.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 
-const quiet = { stdout: () => {}, stderr: () => {} };
-
 function configYaml(dir: string, issuer: TokenIssuer): string {
-  return `
-kestra:
-  encryption:
-    secret-key: "0123456789abcdef0123456789abcdef-test"
-  security:
-    default-role:
-      name: viewer
-      permissions: { FLOW: [READ], EXECUTION: [READ] }
-    oidc:
-      groups-claim-path: resource_access.kestra.roles
-    login:
-      failed-attempts: { threshold: 3, monitoring-window: PT5M, lock-duration: PT30M }
-authz:
-  listen: { grpc: 127.0.0.1:0, http: 127.0.0.1:0, management: 127.0.0.1:0 }
-  bearer:
-    jwks-cooldown: 1s
-    issuers:
-      - issuer: ${issuer.issuer}
-        audiences: [kestra]
-        from:
-          - { header: authorization, prefix: "Bearer " }
-          - { cookie: id_token }
-  users: { file: ${join(dir, 'users.yaml')} }
-  roles:
-    - name: developer
-      permissions: { FLOW: [CREATE, READ, UPDATE, DELETE], EXECUTION: [CREATE, READ, UPDATE] }
-  bindings:
-    - { group: kestra-devs, role: developer, namespace: company.team }
-    - { user: alice@example.com, role: admin }
-  rules:
-    - { match: { path: "/healthz" }, allow: public }
-    - { match: { methods: [GET], path: "/reports/{namespace}/**" }, require: "FLOW:READ" }
-  log: { level: silent }
-`;
+  return bearerServiceYaml({
+    dir,
+    issuer: issuer.issuer,
+    security: { login: { 'failed-attempts': { threshold: 3, 'monitoring-window': 'PT5M', 'lock-duration': 'PT30M' } } },
+    bearer: { 'jwks-cooldown': '1s' },
+    issuerEntry: { from: [{ header: 'authorization', prefix: 'Bearer ' }, { cookie: 'id_token' }] },
+    bindings: [{ user: 'alice@example.com', role: 'admin' }],
+    rules: [{ match: { methods: ['GET'], path: '/reports/{namespace}/**' }, require: 'FLOW:READ' }],
+  });
 }
 
 function denied(res: CheckResponseJs): { status: number; body: Record<string, string> } {
@@ -60,19 +32,12 @@ function denied(res: CheckResponseJs): { status: number; body: Record<string, st
   return { status: res.denied_response.status?.code ?? 0, body: JSON.parse(res.denied_response.body ?? '{}') as Record<string, string> };
 }
 
-function allowed(res: CheckResponseJs) {
-  assert.equal(res.status?.code ?? 0, 0, `expected allow, got ${JSON.stringify(res)}`);
-  assert.ok(res.ok_response);
-  return res.ok_response;
-}
-
 describe('gRPC Check door', () => {
   let dir: string;
   let issuer: TokenIssuer;
-  let service: RunningService;
-  let client: AuthzClient;
+  let door: GrpcDoor;
 
-  const check = (init: Parameters<typeof envoyCheckRequest>[0]) => client.check(envoyCheckRequest(init));
+  const check = (init: Parameters<GrpcDoor['check']>[0]) => door.check(init);
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const devToken = (kid = 'k1') => issuer.mint({ sub: 'u-dev', preferred_username: 'dev', aud: 'kestra', resource_access: { kestra: { roles: ['kestra-devs'] } } }, { kid });
 
@@ -82,23 +47,21 @@ describe('gRPC Check door', () => {
     await issuer.addKey('k1');
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, configYaml(dir, issuer));
-    assert.equal(await main(['auths', 'users', 'create', '--config', configPath, '--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'], quiet), 0);
-    assert.equal(await main(['auths', 'users', 'create', '--config', configPath, 'tenant-user', 'tenant-pass-1', '--tenant', 'acme'], quiet), 0);
-    const config = await loadConfigFile(configPath);
-    service = await startService(config, { logger: createLogger('silent') });
-    client = createAuthzClient(service.grpcPort);
+    await createUsersWithCli(configPath,
+      ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'],
+      ['tenant-user', 'tenant-pass-1', '--tenant', 'acme']);
+    door = await startGrpcDoor(configPath);
   });
 
   after(async () => {
-    client?.close();
-    await service?.close();
+    await door?.close();
     await issuer?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   test('health is SERVING once ready', async () => {
-    assert.equal(await client.health(''), 'SERVING');
-    assert.equal(await client.health('envoy.service.auth.v3.Authorization'), 'SERVING');
+    assert.equal(await door.client.health(''), 'SERVING');
+    assert.equal(await door.client.health('envoy.service.auth.v3.Authorization'), 'SERVING');
   });
 
   test('public routes pass without credentials and spoofed identity headers are removed', async () => {
@@ -216,9 +179,9 @@ describe('gRPC Check door', () => {
   });
 
   test('a CheckRequest without HTTP attributes is a 400 denial and the server stays up', async () => {
-    const res = await client.check({});
+    const res = await door.client.check({});
     assert.equal(denied(res).status, 400);
-    assert.equal(await client.health(''), 'SERVING');
+    assert.equal(await door.client.health(''), 'SERVING');
   });
 
   test('raw header_map (encode_raw_headers) is understood', async () => {
@@ -231,13 +194,13 @@ describe('gRPC Check door', () => {
     const http = req.attributes.request.http;
     http.header_map = { headers: Object.entries(http.headers ?? {}).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) };
     delete http.headers;
-    const res = await client.check(req);
+    const res = await door.client.check(req);
     // tenant-user belongs to acme → refused in main, which proves the credential was read from header_map
     assert.equal(denied(res).body.error, 'tenant_denied');
   });
 
   test('/metrics exposes decisions by reason with bounded labels and no secrets', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${service.managementPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${door.service.managementPort}/metrics`)).text();
     assert.match(text, /kestra_authz_decisions_total\{result="deny",reason="no_credentials",mode="grpc"\} \d+/);
     assert.match(text, /kestra_authz_decisions_total\{result="allow",reason="permitted",mode="grpc"\} \d+/);
     assert.match(text, /kestra_authz_decision_duration_seconds_bucket/);
@@ -246,7 +209,7 @@ describe('gRPC Check door', () => {
     assert.match(text, /kestra_authz_basic_auth_lockouts_total 1/);
     assert.match(text, /process_resident_memory_bytes/);
     assert.doesNotMatch(text, /correct-horse|alice@example|eyJ/);
-    const ready = await fetch(`http://127.0.0.1:${service.managementPort}/readyz`);
+    const ready = await fetch(`http://127.0.0.1:${door.service.managementPort}/readyz`);
     assert.equal(ready.status, 200);
   });
 });

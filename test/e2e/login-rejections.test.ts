@@ -12,45 +12,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigFile } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { startService, type RunningService } from '../../src/server/service.js';
-import { envoyCheckRequest, type EnvoyCheckRequestInit } from '../helpers/envoy-check-request.js';
-import { createAuthzClient, headerOf, headersOf, type AuthzClient, type CheckResponseJs } from '../helpers/grpc-client.js';
+import { cookiesFromSetCookie } from '../helpers/cookie-jar.js';
+import { AT_EXTERNAL_URL, EXTERNAL_URL, NAVIGATION, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
+import { headerOf, headersOf, type CheckResponseJs } from '../helpers/grpc-client.js';
+import { beginLogin, callbackCheck } from '../helpers/login-session.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import { TEST_CLIENT, oidcServiceYaml } from '../helpers/oidc-service-config.js';
 
-const EXTERNAL = 'https://kestra.example.com';
 const SECRET = 'rejections-e2e-secret-0123456789abcdef-xy';
-const CLIENT = { client_id: 'kestra', client_secret: 'kestra-secret-for-tests-only' };
-const BROWSER = { accept: 'text/html,*/*;q=0.8', 'sec-fetch-mode': 'navigate' };
-const CALLBACK_A = `${EXTERNAL}/oauth/callback/idp-a`;
-const CALLBACK_B = `${EXTERNAL}/oauth/callback/idp-b`;
-
-function cookiesSet(lines: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of lines) {
-    const [pair = ''] = line.split(';');
-    const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const cleared = /;\s*max-age=0\b/i.test(line) || /;\s*expires=thu, 01 jan 1970/i.test(line);
-    out.set(pair.slice(0, eq).trim(), cleared ? '' : pair.slice(eq + 1).trim());
-  }
-  return out;
-}
-
-const cookieHeader = (jar: ReadonlyMap<string, string>) =>
-  [...jar].filter(([, v]) => v !== '').map(([n, v]) => `${n}=${v}`).join('; ');
+const CALLBACK_A = `${EXTERNAL_URL}/oauth/callback/idp-a`;
+const CALLBACK_B = `${EXTERNAL_URL}/oauth/callback/idp-b`;
 
 /** A callback answer that must not log anyone in. */
 function assertRejected(res: CheckResponseJs, original?: string): void {
   const d = res.denied_response;
   assert.ok(d, `expected a denial, got ${JSON.stringify(res)}`);
   assert.notEqual(res.status?.code ?? 0, 0);
-  const session = cookiesSet(headersOf(d.headers, 'set-cookie')).get('JWT');
+  const session = cookiesFromSetCookie(headersOf(d.headers, 'set-cookie')).get('JWT');
   assert.ok(!session, 'no session cookie is set');
   const status = d.status?.code ?? 0;
   if (status === 302 && original) {
-    assert.notEqual(new URL(headerOf(d.headers, 'location') ?? '/', EXTERNAL).pathname, new URL(original, EXTERNAL).pathname,
+    assert.notEqual(new URL(headerOf(d.headers, 'location') ?? '/', EXTERNAL_URL).pathname, new URL(original, EXTERNAL_URL).pathname,
       'a failed login does not go on to the original page');
   } else {
     assert.ok(status === 302 || (status >= 400 && status < 500), `a client error or a redirect to log in again, got ${status}`);
@@ -61,70 +43,35 @@ describe('login callback rejections (gRPC door, two IdPs)', () => {
   let dir: string;
   let idpA: OidcIdp;
   let idpB: OidcIdp;
-  let service: RunningService;
-  let client: AuthzClient;
+  let door: GrpcDoor;
   /** Name of the query parameter the chooser uses to carry the return URL, learned from the service. */
   let returnParam: string;
 
-  const check = (init: EnvoyCheckRequestInit): Promise<CheckResponseJs> =>
-    client.check(envoyCheckRequest({ host: 'kestra.example.com', scheme: 'https', ...init }));
-
   /** `/oauth/login/<provider>` → the IdP's authorization URL and the login-state cookies. */
-  async function startLogin(provider: string, query = ''): Promise<{ authorizeUrl: URL; jar: Map<string, string> }> {
-    const res = await check({ path: `/oauth/login/${provider}${query}`, headers: BROWSER });
-    assert.equal(res.denied_response?.status?.code, 302, JSON.stringify(res));
-    return {
-      authorizeUrl: new URL(headerOf(res.denied_response?.headers, 'location') ?? ''),
-      jar: cookiesSet(headersOf(res.denied_response?.headers, 'set-cookie')),
-    };
-  }
-
-  const callbackCheck = (url: string, jar: ReadonlyMap<string, string>) => {
-    const u = new URL(url);
-    return check({ path: u.pathname + u.search, headers: { ...BROWSER, cookie: cookieHeader(jar) } });
-  };
+  const startLogin = (provider: string, query = '') => beginLogin(door, `/oauth/login/${provider}${query}`);
 
   before(async () => {
     assert.ok(process.env.NODE_EXTRA_CA_CERTS, 'run with NODE_EXTRA_CA_CERTS=test/fixtures/tls/cert.pem (the test IdPs are HTTPS)');
     dir = await mkdtemp(join(tmpdir(), 'kauthz-reject-'));
-    idpA = await startOidcIdp({ name: 'opa', clients: [{ ...CLIENT, redirect_uris: [CALLBACK_A] }] });
+    idpA = await startOidcIdp({ name: 'opa', clients: [{ ...TEST_CLIENT, redirect_uris: [CALLBACK_A] }] });
     // B also accepts A's callback for the same client id: the set-up of a mix-up attack (a malicious or compromised IdP).
-    idpB = await startOidcIdp({ name: 'opb', clients: [{ ...CLIENT, redirect_uris: [CALLBACK_A, CALLBACK_B] }] });
-    const provider = (name: string, idp: OidcIdp) => `
-        ${name}:
-          client-id: ${CLIENT.client_id}
-          client-secret: ${CLIENT.client_secret}
-          openid: { issuer: "${idp.issuer}" }`;
+    idpB = await startOidcIdp({ name: 'opb', clients: [{ ...TEST_CLIENT, redirect_uris: [CALLBACK_A, CALLBACK_B] }] });
     const configPath = join(dir, 'config.yaml');
-    await writeFile(configPath, `
-kestra:
-  encryption: { secret-key: "${SECRET}" }
-micronaut:
-  security:
-    oauth2:
-      enabled: true
-      clients:${provider('idp-a', idpA)}${provider('idp-b', idpB)}
-authz:
-  external-url: ${EXTERNAL}
-  listen: { grpc: 127.0.0.1:0, http: 127.0.0.1:0, management: 127.0.0.1:0 }
-  users: { file: ${join(dir, 'users.yaml')} }
-  default: authenticated
-  log: { level: silent }
-`);
-    service = await startService(await loadConfigFile(configPath), { logger: createLogger('silent') });
-    client = createAuthzClient(service.grpcPort);
+    await writeFile(configPath, oidcServiceYaml({
+      secret: SECRET, externalUrl: EXTERNAL_URL, dir, providers: { 'idp-a': idpA, 'idp-b': idpB }, authz: { default: 'authenticated' },
+    }));
+    door = await startGrpcDoor(configPath, AT_EXTERNAL_URL);
 
     // The chooser link carries the original URL in a query parameter; find its name rather than assume it.
-    const toChooser = await check({ path: '/probe/here', headers: BROWSER });
-    const chooser = new URL(headerOf(toChooser.denied_response?.headers, 'location') ?? '', EXTERNAL);
+    const toChooser = await door.check({ path: '/probe/here', headers: NAVIGATION });
+    const chooser = new URL(headerOf(toChooser.denied_response?.headers, 'location') ?? '', EXTERNAL_URL);
     const found = [...chooser.searchParams].find(([, v]) => v === '/probe/here');
     assert.ok(found, `the chooser URL carries the original URL: ${chooser}`);
     returnParam = found[0];
   });
 
   after(async () => {
-    client?.close();
-    await service?.close();
+    await door?.close();
     await idpA?.stop();
     await idpB?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -133,10 +80,10 @@ authz:
   test('a good login still works here (control), returning to the original URL', async () => {
     const { authorizeUrl, jar } = await startLogin('idp-a', `?${returnParam}=${encodeURIComponent('/app/ok?x=1')}`);
     const handoff = await idpA.loginWith(authorizeUrl.toString(), 'alice');
-    const res = await callbackCheck(handoff.url, jar);
+    const res = await callbackCheck(door, handoff.url, jar);
     assert.equal(res.denied_response?.status?.code, 302);
-    assert.equal(new URL(headerOf(res.denied_response?.headers, 'location') ?? '', EXTERNAL).toString(), `${EXTERNAL}/app/ok?x=1`);
-    assert.ok(cookiesSet(headersOf(res.denied_response?.headers, 'set-cookie')).get('JWT'));
+    assert.equal(new URL(headerOf(res.denied_response?.headers, 'location') ?? '', EXTERNAL_URL).toString(), `${EXTERNAL_URL}/app/ok?x=1`);
+    assert.ok(cookiesFromSetCookie(headersOf(res.denied_response?.headers, 'set-cookie')).get('JWT'));
   });
 
   test('wrong state → rejected before the code is exchanged', async () => {
@@ -144,7 +91,7 @@ authz:
     const handoff = new URL(await idpA.loginWith(authorizeUrl.toString(), 'alice').then((h) => h.url));
     handoff.searchParams.set('state', `${handoff.searchParams.get('state')}x`);
     const exchanges = idpA.counts.token;
-    assertRejected(await callbackCheck(handoff.toString(), jar));
+    assertRejected(await callbackCheck(door, handoff.toString(), jar));
     assert.equal(idpA.counts.token, exchanges, 'the code was not sent to the IdP');
   });
 
@@ -154,19 +101,19 @@ authz:
     const exchanges = idpA.counts.token;
     const noState = new URL(handoff);
     noState.searchParams.delete('state');
-    assertRejected(await callbackCheck(noState.toString(), jar));
+    assertRejected(await callbackCheck(door, noState.toString(), jar));
     // Login CSRF: a callback the browser did not start (no state cookie).
-    assertRejected(await callbackCheck(handoff.toString(), new Map()));
+    assertRejected(await callbackCheck(door, handoff.toString(), new Map()));
     assert.equal(idpA.counts.token, exchanges, 'no code was sent to the IdP');
   });
 
   test('replayed code → the second callback is rejected', async () => {
     const { authorizeUrl, jar } = await startLogin('idp-a');
     const handoff = await idpA.loginWith(authorizeUrl.toString(), 'alice');
-    const first = await callbackCheck(handoff.url, jar);
-    assert.ok(cookiesSet(headersOf(first.denied_response?.headers, 'set-cookie')).get('JWT'), 'the first use logs in');
+    const first = await callbackCheck(door, handoff.url, jar);
+    assert.ok(cookiesFromSetCookie(headersOf(first.denied_response?.headers, 'set-cookie')).get('JWT'), 'the first use logs in');
     // An attacker (or a double-submitting browser) replays the same callback with the same state cookie.
-    assertRejected(await callbackCheck(handoff.url, jar));
+    assertRejected(await callbackCheck(door, handoff.url, jar));
   });
 
   test('wrong nonce in the ID token → rejected', async () => {
@@ -175,7 +122,7 @@ authz:
     authorizeUrl.searchParams.set('nonce', 'attacker-chosen-nonce-0123456789');
     const handoff = await idpA.loginWith(authorizeUrl.toString(), 'alice');
     const exchanges = idpA.counts.token;
-    assertRejected(await callbackCheck(handoff.url, jar));
+    assertRejected(await callbackCheck(door, handoff.url, jar));
     assert.equal(idpA.counts.token, exchanges + 1, 'the code was exchanged; the ID token was then refused');
   });
 
@@ -185,37 +132,37 @@ authz:
     const atB = new URL(authorizeUrl.pathname + authorizeUrl.search, idpB.issuer);
     const handoff = await idpB.loginWith(atB.toString(), 'alice');
     assert.equal(new URL(handoff.url).pathname, '/oauth/callback/idp-a');
-    assertRejected(await callbackCheck(handoff.url, jar));
+    assertRejected(await callbackCheck(door, handoff.url, jar));
 
     // And B's own callback (state and code of a B login) presented at A's callback.
     const b = await startLogin('idp-b');
     const handoffB = new URL((await idpB.loginWith(b.authorizeUrl.toString(), 'alice')).url);
-    const crossed = new URL(`/oauth/callback/idp-a${handoffB.search}`, EXTERNAL);
-    assertRejected(await callbackCheck(crossed.toString(), b.jar));
+    const crossed = new URL(`/oauth/callback/idp-a${handoffB.search}`, EXTERNAL_URL);
+    assertRejected(await callbackCheck(door, crossed.toString(), b.jar));
   });
 
   for (const evil of ['//evil.example/x', '/\\evil.example/x', 'https://evil.example/x', 'javascript:alert(1)', '/%2F%2Fevil.example', '/\t/evil.example']) {
     test(`open redirect: return URL ${JSON.stringify(evil)} lands on /`, async () => {
       const { authorizeUrl, jar } = await startLogin('idp-a', `?${returnParam}=${encodeURIComponent(evil)}`);
       const handoff = await idpA.loginWith(authorizeUrl.toString(), 'alice');
-      const res = await callbackCheck(handoff.url, jar);
+      const res = await callbackCheck(door, handoff.url, jar);
       assert.equal(res.denied_response?.status?.code, 302, JSON.stringify(res));
       const location = headerOf(res.denied_response?.headers, 'location') ?? '';
-      const target = new URL(location, EXTERNAL);
-      assert.equal(target.origin, EXTERNAL, `Location ${location} stays on our origin`);
+      const target = new URL(location, EXTERNAL_URL);
+      assert.equal(target.origin, EXTERNAL_URL, `Location ${location} stays on our origin`);
       assert.equal(target.pathname, '/', `Location ${location} is /`);
-      assert.ok(cookiesSet(headersOf(res.denied_response?.headers, 'set-cookie')).get('JWT'), 'the login itself succeeds');
+      assert.ok(cookiesFromSetCookie(headersOf(res.denied_response?.headers, 'set-cookie')).get('JWT'), 'the login itself succeeds');
     });
   }
 
   test('open redirect through the original request itself: //evil and /\\evil paths stay on our origin', async () => {
     for (const path of ['//evil.example/x', '/\\evil.example/x']) {
-      const start = await check({ path, headers: BROWSER });
+      const start = await door.check({ path, headers: NAVIGATION });
       assert.equal(start.denied_response?.status?.code, 302);
-      const chooser = new URL(headerOf(start.denied_response?.headers, 'location') ?? '', EXTERNAL);
-      assert.equal(chooser.origin, EXTERNAL);
+      const chooser = new URL(headerOf(start.denied_response?.headers, 'location') ?? '', EXTERNAL_URL);
+      assert.equal(chooser.origin, EXTERNAL_URL);
       const kept = chooser.searchParams.get(returnParam) ?? '/';
-      assert.equal(new URL(kept, EXTERNAL).origin, EXTERNAL, `return URL ${kept} stays on our origin`);
+      assert.equal(new URL(kept, EXTERNAL_URL).origin, EXTERNAL_URL, `return URL ${kept} stays on our origin`);
     }
   });
 });

@@ -6,8 +6,8 @@
  * on a developer machine, but fail in CI (CI=true): a browser test that
  * silently does not run is a test that does not exist.
  */
-import { access, constants } from 'node:fs/promises';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { isExecutable, missingToolSkipReason } from './executables.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -31,24 +31,12 @@ export class BrowserUnavailableError extends Error {
   }
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Why the browser tests cannot run here, or undefined when they can.
  * Throws in CI so a missing browser fails the build instead of hiding.
  */
-export async function browserSkipReason(): Promise<string | undefined> {
-  if (await isExecutable(CHROMIUM_PATH)) return undefined;
-  const reason = `${CHROMIUM_PATH} not found (install Debian's 'chromium' package)`;
-  if (process.env.CI === 'true') throw new BrowserUnavailableError(`${reason}; CI=true, so this is a failure, not a skip`);
-  return `${reason}; skipping the browser test`;
+export function browserSkipReason(): Promise<string | undefined> {
+  return missingToolSkipReason(CHROMIUM_PATH, 'chromium', 'browser test', (message) => new BrowserUnavailableError(message));
 }
 
 export interface TestBrowser {

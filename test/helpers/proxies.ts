@@ -11,10 +11,11 @@
  * message on a developer machine, but fail in CI (CI=true).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isExecutable, missingToolSkipReason } from './executables.js';
 
 export const CADDY_PATH = '/usr/bin/caddy';
 export const NGINX_PATH = '/usr/sbin/nginx';
@@ -53,22 +54,10 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Why the proxy cannot run here, or undefined when it can. Throws in CI (a skipped proxy test must not pass silently). */
-export async function proxySkipReason(name: ProxyName): Promise<string | undefined> {
+export function proxySkipReason(name: ProxyName): Promise<string | undefined> {
   const path = name === 'caddy' ? CADDY_PATH : NGINX_PATH;
-  if (await isExecutable(path)) return undefined;
-  const reason = `${path} not found (install Debian's '${name}' package)`;
-  if (process.env.CI === 'true') throw new ProxyUnavailableError(`${reason}; CI=true, so this is a failure, not a skip`);
-  return `${reason}; skipping the ${name} tests`;
+  return missingToolSkipReason(path, name, `${name} tests`, (message) => new ProxyUnavailableError(message));
 }
 
 /** A port that was free a moment ago (the proxy binds it next; start retries on a clash). */

@@ -7,17 +7,17 @@
  * Every AuthRequest the engine sees is recorded, to check the door's
  * translation.
  */
-import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import type { AuthRequest } from '../../src/core/auth-request.js';
 import type { Engine } from '../../src/core/decide.js';
 import type { Decision } from '../../src/core/decision.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startService, type RunningService } from '../../src/server/service.js';
+import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
+import { createUsersWithCli } from '../helpers/cli-users.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 
 export const LOGIN_PATH = '/oauth/login/test';
@@ -37,37 +37,6 @@ export interface HttpFixture {
   basic(user: string, password: string): Record<string, string>;
   devToken(): Promise<string>;
   stop(): Promise<void>;
-}
-
-const quiet = { stdout: () => {}, stderr: () => {} };
-
-function configYaml(dir: string, issuer: TokenIssuer): string {
-  return `
-kestra:
-  encryption:
-    secret-key: "0123456789abcdef0123456789abcdef-test"
-  security:
-    default-role:
-      name: viewer
-      permissions: { FLOW: [READ], EXECUTION: [READ] }
-    oidc:
-      groups-claim-path: resource_access.kestra.roles
-authz:
-  listen: { grpc: 127.0.0.1:0, http: 127.0.0.1:0, management: 127.0.0.1:0 }
-  bearer:
-    issuers:
-      - issuer: ${issuer.issuer}
-        audiences: [kestra]
-  users: { file: ${join(dir, 'users.yaml')} }
-  roles:
-    - name: developer
-      permissions: { FLOW: [CREATE, READ, UPDATE, DELETE], EXECUTION: [CREATE, READ, UPDATE] }
-  bindings:
-    - { group: kestra-devs, role: developer, namespace: company.team }
-  rules:
-    - { match: { path: "/healthz" }, allow: public }
-  log: { level: silent }
-`;
 }
 
 /** What the login flow answers for /oauth/login/test: a redirect to the IdP setting two cookies. */
@@ -98,9 +67,10 @@ export async function startHttpFixture(): Promise<HttpFixture> {
   const issuer = await startTokenIssuer();
   await issuer.addKey('k1');
   const configPath = join(dir, 'config.yaml');
-  await writeFile(configPath, configYaml(dir, issuer));
-  assert.equal(await main(['auths', 'users', 'create', '--config', configPath, '--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'], quiet), 0);
-  assert.equal(await main(['auths', 'users', 'create', '--config', configPath, 'visitor', 'visitor-pass-1'], quiet), 0);
+  await writeFile(configPath, bearerServiceYaml({ dir, issuer: issuer.issuer }));
+  await createUsersWithCli(configPath,
+    ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'],
+    ['visitor', 'visitor-pass-1']);
   const config = await loadConfigFile(configPath);
   const service = await startService(config, { logger: createLogger('silent') });
 

@@ -20,6 +20,7 @@ import { createOidcProviderCache, type OidcProviderCache } from '../../src/oidc/
 import { openUsersStore } from '../../src/stores/open-users-store.js';
 import type { UsersStore } from '../../src/stores/users-store.js';
 import { startOidcIdp, type OidcIdp, type OidcIdpOptions } from '../helpers/oidc-idp.js';
+import { PROFILE_SCOPES, oidcServiceYaml } from '../helpers/oidc-service-config.js';
 
 export const APP = 'https://app.test';
 export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
@@ -41,6 +42,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly idp?: Partial<OidcIdpOptions>;
+  /** YAML appended to the config; indented two spaces, its keys land in `authz`. */
   readonly extraYaml?: string;
   readonly users?: OidcIdpOptions['users'];
   /** Configure only the alpha provider (beta still runs). */
@@ -61,35 +63,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const alpha = await startOidcIdp({ name: 'alpha', clients: [client], users, ...options.idp });
   const beta = await startOidcIdp({ name: 'beta', clients: [client], users, ...options.idp });
   const dir = mkdtempSync(join(tmpdir(), 'login-flow-'));
-  const betaClient = options.onlyAlpha ? '' : `        beta:
-          client-id: app
-          client-secret: app-secret
-          scopes: [openid, profile, email, groups]
-          openid: { issuer: "${beta.issuer}" }`;
-  const yaml = `
-kestra:
-  encryption: { secret-key: "${SECRET}" }
-  security:
-    oidc: { groups-claim-path: groups }
-micronaut:
-  security:
-    oauth2:
-      enabled: true
-      clients:
-        alpha:
-          client-id: app
-          client-secret: app-secret
-          scopes: [openid, profile, email, groups]
-          openid: { issuer: "${alpha.issuer}" }
-${betaClient}
-authz:
-  external-url: ${APP}
-  users: { file: ${join(dir, 'users.yaml')} }
-  kestra-rules: false
-  default: authenticated
-  rules:
-    - { match: { path: "/public/**" }, allow: public }
-${options.extraYaml ?? ''}`;
+  const yaml = oidcServiceYaml({
+    secret: SECRET,
+    externalUrl: APP,
+    dir,
+    providers: options.onlyAlpha ? { alpha } : { alpha, beta },
+    client: { client_id: client.client_id, client_secret: client.client_secret },
+    scopes: PROFILE_SCOPES,
+    security: { oidc: { 'groups-claim-path': 'groups' } },
+    authz: { 'kestra-rules': false, default: 'authenticated', rules: [{ match: { path: '/public/**' }, allow: 'public' }] },
+  }) + (options.extraYaml ?? '');
   const config = parseConfig(yaml, 'login-harness.yaml', {}, dir);
   const usersStore = openUsersStore(config.users);
   await usersStore.create({ username: 'carol', passwordHash: await hashPassword('carol-password'), admin: false, groups: ['basic-team'] });
