@@ -9,7 +9,8 @@
  * 3. malformed header → `basic_bad_credentials`;
  * 4. user name locked → `basic_locked_out` before any password check, so a
  *    lock is never a password oracle;
- * 5. store down → `store_unavailable` (503), never an allow;
+ * 5. store down (users or a shared lockout store) → `store_unavailable` (503),
+ *    never an allow and never a skipped lock check;
  * 6. unknown user → the same scrypt work against DUMMY_HASH, then the same
  *    answer as a wrong password, and the failure counts toward a lock just
  *    like for a real user: neither timing nor lockout tells who exists.
@@ -25,12 +26,13 @@ import type { Identity } from '../core/identity.js';
 import type { AuthnFailureReason } from '../core/reasons.js';
 import type { UserRecord, UsersStore } from '../stores/users-store.js';
 import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
-import type { LockoutTracker } from './lockout.js';
+import type { LockoutStore } from './lockout-store.js';
 import { DUMMY_HASH, verifyPassword } from './password-hash.js';
 
 export interface BasicAuthenticatorOptions {
   readonly store: UsersStore;
-  readonly lockout: LockoutTracker;
+  /** In memory (LockoutTracker) or shared between replicas (PostgreSQL). */
+  readonly lockout: LockoutStore;
   /** `kestra.security.basic-auth.enabled`. */
   readonly enabled: boolean;
   /** How long a successful verification is reused (default 60 s). */
@@ -85,7 +87,7 @@ export function parseBasicHeader(header: string | undefined): Credentials | null
 export class BasicAuthenticator implements Authenticator {
   readonly name = 'basic' as const;
   readonly #store: UsersStore;
-  readonly #lockout: LockoutTracker;
+  readonly #lockout: LockoutStore;
   readonly #enabled: boolean;
   /** cache key → the stored hash the password was verified against. */
   readonly #verified: LRUCache<string, string>;
@@ -120,7 +122,8 @@ export class BasicAuthenticator implements Authenticator {
     if (!this.#enabled) return DISABLED;
     if (credentials === null) return MALFORMED;
     const { username } = credentials;
-    if (this.#lockout.isLocked(username)) return LOCKED;
+    const locked = await this.#isLocked(username);
+    if (locked !== false) return locked;
     const cacheKey = this.#cacheKey(credentials);
     // Fast path: a recent success for exactly this password and this stored hash.
     const fast = await this.#lookup(username);
@@ -132,21 +135,31 @@ export class BasicAuthenticator implements Authenticator {
   async #verify(credentials: Credentials, cacheKey: string): Promise<AuthnResult> {
     const { username, password } = credentials;
     // Re-checked: the attempts queued before this one may have locked the name.
-    if (this.#lockout.isLocked(username)) return LOCKED;
+    const locked = await this.#isLocked(username);
+    if (locked !== false) return locked;
     const user = await this.#lookup(username);
     if (user === 'down') return STORE_DOWN;
     if (user && this.#verified.get(cacheKey) === user.passwordHash) return this.#success(user);
     const matches = await verifyPassword(password, user ? user.passwordHash : DUMMY_HASH);
     if (!user || !matches) {
-      this.#lockout.recordFailure(username);
+      try {
+        await this.#lockout.recordFailure(username);
+      } catch {
+        // A failure that cannot be counted must not become a free guess: answer as the store being down.
+        return STORE_DOWN;
+      }
       return BAD_CREDENTIALS;
     }
     this.#verified.set(cacheKey, user.passwordHash);
     return this.#success(user);
   }
 
-  #success(user: UserRecord): AuthnResult {
-    this.#lockout.recordSuccess(user.username);
+  async #success(user: UserRecord): Promise<AuthnResult> {
+    try {
+      await this.#lockout.recordSuccess(user.username);
+    } catch {
+      // The password was right and the lock check just passed; a count left behind only errs towards locking.
+    }
     const identity: Identity = {
       via: 'basic',
       subject: user.username,
@@ -156,6 +169,15 @@ export class BasicAuthenticator implements Authenticator {
       admin: user.admin,
     };
     return { kind: 'ok', identity };
+  }
+
+  /** false, or the answer to give: locked, or the lockout store is down (never "not locked" on error). */
+  async #isLocked(username: string): Promise<false | AuthnResult> {
+    try {
+      return (await this.#lockout.isLocked(username)) ? LOCKED : false;
+    } catch {
+      return STORE_DOWN;
+    }
   }
 
   async #lookup(username: string): Promise<UserRecord | undefined | 'down'> {

@@ -1,5 +1,7 @@
 /**
- * Brute-force lockout, Kestra's `login.failed-attempts` semantics, in memory:
+ * Brute-force lockout, Kestra's `login.failed-attempts` semantics, in memory
+ * (the default LockoutStore; its methods are synchronous, so the memory path
+ * costs no I/O — see lockout-store.ts for the shared PostgreSQL one):
  * - failures are counted per key inside a fixed monitoring window that opens
  *   at the first failure (`windowSeconds`); a window that has run out starts
  *   again from zero;
@@ -17,6 +19,7 @@
  * evicts only other counters, never a lock that protects a real account.
  */
 import { basicAuthLockoutsTotal } from '../observability/metrics.js';
+import { checkOption, lockoutSettings, type LockoutStore } from './lockout-store.js';
 
 export interface LockoutOptions {
   /** Failures within the window that start a lock (≥ 1). */
@@ -38,7 +41,7 @@ interface Counter {
 
 export const DEFAULT_MAX_LOCKOUT_KEYS = 100_000;
 
-export class LockoutTracker {
+export class LockoutTracker implements LockoutStore {
   readonly threshold: number;
   readonly windowMs: number;
   readonly lockMs: number;
@@ -49,9 +52,7 @@ export class LockoutTracker {
   readonly #locked = new Map<string, number>();
 
   constructor(options: LockoutOptions) {
-    this.threshold = checkOption('threshold', options.threshold, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
-    this.windowMs = checkOption('windowSeconds', options.windowSeconds, (v) => v > 0, 'a number > 0') * 1000;
-    this.lockMs = checkOption('lockSeconds', options.lockSeconds, (v) => v >= 0, 'a number ≥ 0') * 1000;
+    ({ threshold: this.threshold, windowMs: this.windowMs, lockMs: this.lockMs } = lockoutSettings(options));
     this.maxKeys = checkOption('maxKeys', options.maxKeys ?? DEFAULT_MAX_LOCKOUT_KEYS, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
     this.#now = options.now ?? Date.now;
   }
@@ -112,12 +113,4 @@ function setCapped<V>(map: Map<string, V>, key: string, value: V, max: number): 
     if (oldest.done) break;
     map.delete(oldest.value);
   }
-}
-
-/** Options are checked once, at construction, with an error that names the option. */
-function checkOption(option: string, value: unknown, valid: (v: number) => boolean, expected: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !valid(value)) {
-    throw new TypeError(`lockout option "${option}" must be ${expected}`);
-  }
-  return value;
 }

@@ -1,11 +1,13 @@
 /**
- * Opens the users store the config names. Only the file store exists in this
- * build; asking for PostgreSQL is a clear error at start-up rather than a
- * stand-in that would accept or refuse users on its own.
+ * Opens the users store the config names: a YAML file (default) or a
+ * PostgreSQL table shared by every replica. Opening is synchronous and does
+ * no I/O; a PostgreSQL store connects and migrates at its first query (the
+ * service's warm-up, or the CLI's first command).
  */
 import type { Config } from '../config/types.js';
 import { AuthzError } from '../core/errors.js';
 import { FileUsersStore } from './users-file.js';
+import { PostgresUsersStore } from './users-postgres.js';
 import type { UsersStore } from './users-store.js';
 
 export function openUsersStore(config: Config['users']): UsersStore {
@@ -13,7 +15,7 @@ export function openUsersStore(config: Config['users']): UsersStore {
     case 'file':
       return new FileUsersStore(config.file);
     case 'postgres':
-      throw new AuthzError('ERR_USERS_STORE', 'PostgreSQL users store is not available in this build yet (authz.users.store: postgres); use authz.users.file');
+      return new PostgresUsersStore(config.url);
     default: {
       const unknown: never = config;
       throw new AuthzError('ERR_USERS_STORE', `unknown users store "${String((unknown as { store?: unknown }).store)}"`);

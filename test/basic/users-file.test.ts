@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { AuthzError } from '../../src/core/errors.js';
 import { openUsersStore } from '../../src/stores/open-users-store.js';
 import { FileUsersStore } from '../../src/stores/users-file.js';
+import { PostgresUsersStore } from '../../src/stores/users-postgres.js';
 import { parseUsersYaml, serializeUsers, usernameProblem } from '../../src/stores/users-yaml.js';
 import type { UserRecord } from '../../src/stores/users-store.js';
 
@@ -176,10 +177,14 @@ describe('FileUsersStore', () => {
     assert.match(usernameProblem(' ops')!, /whitespace/);
   });
 
-  test('openUsersStore: file → FileUsersStore; postgres → a clear ERR_USERS_STORE', () => {
+  test('openUsersStore: file → FileUsersStore; postgres → PostgresUsersStore; a bad postgres URL → a clear ERR_USERS_STORE', async () => {
     assert.ok(openUsersStore({ store: 'file', file: fresh() }) instanceof FileUsersStore);
-    assert.throws(() => openUsersStore({ store: 'postgres', url: 'postgres://u:pw@db/x' }), (err: unknown) =>
-      hasCode('ERR_USERS_STORE')(err) && /PostgreSQL users store is not available in this build yet/.test((err as Error).message)
+    // Opening does no I/O: the pool connects at the first query.
+    const pg = openUsersStore({ store: 'postgres', url: 'postgres://u:pw@db/x' });
+    assert.ok(pg instanceof PostgresUsersStore);
+    await pg.close();
+    assert.throws(() => openUsersStore({ store: 'postgres', url: 'postgres://u:pw@db/x?schema=bad-name;drop' }), (err: unknown) =>
+      hasCode('ERR_USERS_STORE')(err) && /schema must be/.test((err as Error).message)
       && !(err as Error).message.includes('pw'));
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Where brute-force lockout state lives. Two implementations:
+ * - LockoutTracker (lockout.ts): in this process's memory, synchronous — the
+ *   default, and right for one replica or a users file;
+ * - PostgresLockoutStore (stores/lockout-postgres.ts): one row per key in the
+ *   users database, so N replicas together allow `threshold` guesses, not
+ *   `threshold × N`.
+ *
+ * Methods may answer synchronously or with a promise: the memory path stays a
+ * plain function call, and callers simply `await` either. A shared store that
+ * cannot be reached throws (AuthzError ERR_USERS_STORE); the caller must then
+ * fail closed (Basic auth answers store_unavailable), never skip the check.
+ *
+ * Semantics (both implementations): failures are counted per key in a window
+ * that opens at the first failure; reaching the threshold locks the key for
+ * the lock duration; a locked key is refused before any password check; a
+ * success clears the count (not a lock). The lockout metric is incremented
+ * once per lock, by whoever started it.
+ */
+export interface LockoutStore {
+  /** True while the key is locked. */
+  isLocked(key: string): boolean | Promise<boolean>;
+  /** Counts one failed attempt; true when this very failure started a lock. */
+  recordFailure(key: string): boolean | Promise<boolean>;
+  /** A successful login clears the failure count (a lock, if any, stays). */
+  recordSuccess(key: string): void | Promise<void>;
+}
+
+/** Validated lockout settings, shared by every implementation. */
+export interface LockoutSettings {
+  readonly threshold: number;
+  readonly windowMs: number;
+  readonly lockMs: number;
+}
+
+/** Options are checked once, at construction, with an error that names the option. */
+export function lockoutSettings(options: { threshold: number; windowSeconds: number; lockSeconds: number }): LockoutSettings {
+  return {
+    threshold: checkOption('threshold', options.threshold, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
+    windowMs: checkOption('windowSeconds', options.windowSeconds, (v) => v > 0, 'a number > 0') * 1000,
+    lockMs: checkOption('lockSeconds', options.lockSeconds, (v) => v >= 0, 'a number ≥ 0') * 1000,
+  };
+}
+
+export function checkOption(option: string, value: unknown, valid: (v: number) => boolean, expected: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !valid(value)) {
+    throw new TypeError(`lockout option "${option}" must be ${expected}`);
+  }
+  return value;
+}

@@ -1,0 +1,117 @@
+/**
+ * Brute-force lockout shared by every replica, in the users database:
+ * `kestra_authz_login_failures(key, failures, window_started, locked_until)`.
+ * Same semantics as the in-memory LockoutTracker (see lockout-store.ts).
+ *
+ * - A failure is ONE statement (an UPSERT): the row lock serializes replicas
+ *   counting the same key, so N replicas together allow `threshold` guesses.
+ *   The update is skipped while the key is locked (WHERE), so a statement
+ *   that returns `locked` is exactly the one that started the lock — the
+ *   lockout metric counts once per lock across all replicas.
+ * - Time is the database's (`now()`): replicas with drifting clocks agree.
+ *   Tests may inject a clock; its value is then passed as a parameter.
+ * - Rows whose window and lock are over are deleted now and then (at most
+ *   once a minute per replica, on a failure), so a spray of made-up names
+ *   does not grow the table for ever.
+ * - Keys are stored as given (an operator can look a user up), except those
+ *   PostgreSQL text cannot hold or that are absurdly long: hashed.
+ * - Any database error throws ERR_USERS_STORE; BasicAuthenticator then
+ *   answers store_unavailable, never "not locked".
+ */
+import { createHash } from 'node:crypto';
+import type { LockoutStore, LockoutSettings } from '../authn/lockout-store.js';
+import { lockoutSettings } from '../authn/lockout-store.js';
+import { basicAuthLockoutsTotal } from '../observability/metrics.js';
+import type { PostgresDatabase } from './postgres-database.js';
+
+export interface PostgresLockoutOptions {
+  readonly threshold: number;
+  readonly windowSeconds: number;
+  readonly lockSeconds: number;
+  /** Clock in ms for tests; default: the database's now(). */
+  readonly now?: () => number;
+}
+
+const PURGE_INTERVAL_MS = 60_000;
+const MAX_PLAIN_KEY_LENGTH = 512;
+
+export class PostgresLockoutStore implements LockoutStore {
+  readonly threshold: number;
+  readonly windowMs: number;
+  readonly lockMs: number;
+  readonly #db: PostgresDatabase;
+  readonly #now: (() => number) | undefined;
+  readonly #sql: ReturnType<typeof statements>;
+  #lastPurge = 0;
+
+  constructor(db: PostgresDatabase, options: PostgresLockoutOptions) {
+    const settings: LockoutSettings = lockoutSettings(options);
+    ({ threshold: this.threshold, windowMs: this.windowMs, lockMs: this.lockMs } = settings);
+    this.#db = db;
+    this.#now = options.now;
+    this.#sql = statements(`${db.schema}.kestra_authz_login_failures`);
+  }
+
+  async isLocked(key: string): Promise<boolean> {
+    const { rows } = await this.#db.query<{ locked: boolean }>('lockout_check', this.#sql.isLocked, [storedKey(key), this.#at()]);
+    return rows[0]?.locked === true;
+  }
+
+  async recordFailure(key: string): Promise<boolean> {
+    const { rows } = await this.#db.query<{ locked: boolean }>('lockout_failure', this.#sql.failure,
+      [storedKey(key), this.threshold, this.windowMs / 1000, this.lockMs / 1000, this.#at()]);
+    const started = rows[0]?.locked === true;
+    if (started) basicAuthLockoutsTotal.inc();
+    this.#purgeNowAndThen();
+    return started;
+  }
+
+  async recordSuccess(key: string): Promise<void> {
+    await this.#db.query('lockout_success', this.#sql.success, [storedKey(key), this.#at()]);
+  }
+
+  /** The injected time as a parameter, or null for the database's now(). */
+  #at(): Date | null {
+    return this.#now ? new Date(this.#now()) : null;
+  }
+
+  #purgeNowAndThen(): void {
+    const now = Date.now();
+    if (now - this.#lastPurge < PURGE_INTERVAL_MS) return;
+    this.#lastPurge = now;
+    // Not awaited: housekeeping must not slow an answer; a failure is counted by the database wrapper.
+    void this.#db.query('lockout_purge', this.#sql.purge, [this.windowMs / 1000, this.#at()]).catch(() => undefined);
+  }
+}
+
+function statements(table: string) {
+  const now = 'coalesce($5::timestamptz, now())';
+  // The window restarts when it has run out, or after a lock (which already counted its failures).
+  const restart = `(f.locked_until IS NOT NULL OR f.window_started <= EXCLUDED.window_started - make_interval(secs => $3::float8))`;
+  const counted = `(CASE WHEN ${restart} THEN 1 ELSE f.failures + 1 END)`;
+  const lockFrom = (start: string) => `${start} + make_interval(secs => $4::float8)`;
+  return {
+    isLocked: `SELECT locked_until > coalesce($2::timestamptz, now()) AS locked FROM ${table} WHERE key = $1`,
+    failure: `
+      INSERT INTO ${table} AS f (key, failures, window_started, locked_until)
+      VALUES ($1, 1, ${now}, CASE WHEN $2::int <= 1 AND $4::float8 > 0 THEN ${lockFrom(now)} END)
+      ON CONFLICT (key) DO UPDATE SET
+        failures = ${counted},
+        window_started = CASE WHEN ${restart} THEN EXCLUDED.window_started ELSE f.window_started END,
+        locked_until = CASE WHEN $4::float8 > 0 AND ${counted} >= $2::int THEN ${lockFrom('EXCLUDED.window_started')} END
+      WHERE f.locked_until IS NULL OR f.locked_until <= EXCLUDED.window_started
+      RETURNING locked_until IS NOT NULL AS locked`,
+    // A success clears the count, never a lock (the caller checked the lock first).
+    success: `DELETE FROM ${table} WHERE key = $1 AND (locked_until IS NULL OR locked_until <= coalesce($2::timestamptz, now()))`,
+    purge: `
+      DELETE FROM ${table}
+      WHERE (locked_until IS NULL OR locked_until <= coalesce($2::timestamptz, now()))
+        AND window_started <= coalesce($2::timestamptz, now()) - make_interval(secs => $1::float8)`,
+  };
+}
+
+/** PostgreSQL text cannot hold NUL; very long keys are only attack noise. Both are hashed. */
+function storedKey(key: string): string {
+  if (key.length <= MAX_PLAIN_KEY_LENGTH && !key.includes('\u0000')) return key;
+  return `sha256:${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+}
