@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { BasicAuthenticator } from '../authn/basic-auth.js';
-import type { LockoutTracker } from '../authn/lockout.js';
+import type { LockoutStore } from '../authn/lockout-store.js';
 import { createRefreshCookies, type RefreshCookies } from '../authn/session-refresh-cookie.js';
 import { createSessionCookies, type SessionCookies } from '../authn/session-cookie.js';
 import { deriveSessionKeys } from '../authn/session-keys.js';
@@ -19,10 +19,15 @@ import type { OidcProviders } from './providers.js';
 export interface LoginFlowDeps {
   readonly providers: OidcProviders;
   readonly usersStore: UsersStore;
-  readonly lockout: LockoutTracker;
+  readonly lockout: LockoutStore;
   /** Clock, epoch ms (default Date.now). */
   readonly now?: () => number;
   readonly logger?: Logger;
+  /**
+   * Session codecs of a server-side store (`authz.sessions.store: redis`,
+   * src/stores/session-id-cookies.ts); undefined = the signed cookies below.
+   */
+  readonly sessionCodecs?: { readonly sessions: SessionCookies; readonly refreshCookies: RefreshCookies };
 }
 
 export interface FlowContext {
@@ -64,8 +69,8 @@ export function createFlowContext(config: Config, deps: LoginFlowDeps): FlowCont
     config,
     providers: deps.providers,
     usersStore: deps.usersStore,
-    sessions: createSessionCookies(config.cookie.name, keys.session),
-    refreshCookies: createRefreshCookies(config.cookie.name, keys.refresh),
+    sessions: deps.sessionCodecs?.sessions ?? createSessionCookies(config.cookie.name, keys.session),
+    refreshCookies: deps.sessionCodecs?.refreshCookies ?? createRefreshCookies(config.cookie.name, keys.refresh),
     loginStates: createLoginStates(keys.loginState),
     basic: new BasicAuthenticator({ store: deps.usersStore, lockout: deps.lockout, enabled: config.basicAuth.enabled }),
     now: deps.now ?? Date.now,
