@@ -10,7 +10,8 @@ import { BasicAuthenticator } from '../authn/basic-auth.js';
 import { createBearerAuthenticator } from '../authn/bearer-jwt.js';
 import type { JwksCache } from '../authn/jwks-cache.js';
 import { reuseJwksCaches, startJwksCaches } from '../authn/jwks-caches.js';
-import { LockoutTracker } from '../authn/lockout.js';
+import type { LockoutStore } from '../authn/lockout-store.js';
+import { openLockoutStore } from '../stores/open-lockout-store.js';
 import type { Config } from '../config/types.js';
 import { createEngine, type Engine } from '../core/decide.js';
 import { createLoginFlow } from '../oidc/login-flow.js';
@@ -18,34 +19,50 @@ import { createOidcProviderCache, type OidcProviderCache } from '../oidc/provide
 import { openUsersStore } from '../stores/open-users-store.js';
 import { AuthzError } from '../core/errors.js';
 import type { UsersStore } from '../stores/users-store.js';
+import { DependencyHealth, usersStoreProbe } from './dependency-health.js';
+import { createFlowContext } from '../oidc/flow-context.js';
+import { openSessionsStore, sessionCodecsFor, withSessionsStore, type SessionsStore } from './sessions-store.js';
 
 export interface EngineServices {
   readonly usersStore: UsersStore;
-  readonly lockout: LockoutTracker;
-  readonly jwks: ReadonlyMap<string, JwksCache>;
+  readonly lockout: LockoutStore;
+  /** By issuer. Not readonly: a config reload (config-reload.ts) replaces it once the new engine serves. */
+  jwks: ReadonlyMap<string, JwksCache>;
   /** OIDC discovery per provider, shared by every engine so a reload keeps it. */
   readonly oidcProviders: OidcProviderCache;
   readonly logger: Logger;
+  /**
+   * Named probes of the stores (each store adds its own: `users`, `sessions`…),
+   * polled every second by service.ts to drive /readyz and gRPC health.
+   * Optional so a hand-built EngineServices needs none.
+   */
+  readonly health?: DependencyHealth;
+  /** `authz.sessions`: the Redis store, or the cookie store's back-channel revocation list (sessions-store.ts). */
+  readonly sessionsStore?: SessionsStore;
   /** Resolves when the stores answer; starts JWKS fetches without waiting for them. */
   warmUp(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createEngineServices(config: Config, logger: Logger): EngineServices {
-  if (config.sessions.store !== 'cookie') {
-    // Never pretend: a configured store this build cannot use is an error at start, not a silent fallback.
-    throw new AuthzError('ERR_SESSIONS_STORE', `authz.sessions.store: ${config.sessions.store} is not available in this build yet; use { store: cookie }`);
-  }
   const usersStore = openUsersStore(config.users);
-  const lockout = new LockoutTracker(config.lockout);
+  // Shared in PostgreSQL when the users are (one threshold across replicas), else in memory.
+  const lockout = openLockoutStore(config.lockout, usersStore);
   const { caches: jwks } = reuseJwksCaches(config.bearer);
   const oidcProviders = createOidcProviderCache({ logger });
-  return {
+  const health = new DependencyHealth();
+  health.add('users', usersStoreProbe(usersStore));
+  // Sessions store (issue 4A): opened once (last, so nothing after it can throw and leak its connections), kept across reloads.
+  const sessionsStore = openSessionsStore(config, logger);
+  health.add('sessions', () => sessionsStore.healthy());
+  const services: EngineServices = {
     usersStore,
     lockout,
     jwks,
     oidcProviders,
     logger,
+    health,
+    sessionsStore,
     async warmUp() {
       // Discovery in the background too: an IdP that is down only affects its own logins.
       void oidcProviders.providersFor(config).warmUp();
@@ -57,30 +74,41 @@ export function createEngineServices(config: Config, logger: Logger): EngineServ
           }
         }
       });
+      await sessionsStore.warmUp();
       await usersStore.list();
     },
     async close() {
-      for (const cache of jwks.values()) cache.close();
+      // services.jwks, not the start-up map: a reload may have replaced it.
+      for (const cache of services.jwks.values()) cache.close();
       await usersStore.close();
+      await sessionsStore.close();
     },
   };
+  return services;
 }
 
-export function buildEngine(config: Config, services: EngineServices): Engine {
-  const login = createLoginFlow(config, {
+/** `jwks` defaults to the services' caches; a reload passes the set built for the new config. */
+export function buildEngine(config: Config, services: EngineServices, jwks: ReadonlyMap<string, JwksCache> = services.jwks): Engine {
+  // Sessions store (issue 4A): Redis session codecs in the login flow, back-channel logout, the matching session authenticator.
+  const store = services.sessionsStore;
+  const sessionCodecs = store ? sessionCodecsFor(config, store) : undefined;
+  const loginDeps = {
     providers: services.oidcProviders.providersFor(config),
     usersStore: services.usersStore,
     lockout: services.lockout,
     logger: services.logger,
-  });
+    sessionCodecs,
+  };
+  const login = createLoginFlow(config, loginDeps);
+  const sessions = store ? withSessionsStore(store, login, createFlowContext(config, loginDeps), sessionCodecs) : login;
   // Chain order: session cookie → Bearer JWT → Basic; the first whose credential is present decides.
-  const authenticators: Authenticator[] = [login.sessionAuthenticator];
-  const bearer = createBearerAuthenticator(config, services.jwks);
+  const authenticators: Authenticator[] = [sessions.sessionAuthenticator];
+  const bearer = createBearerAuthenticator(config, jwks);
   if (bearer) authenticators.push(bearer);
   authenticators.push(new BasicAuthenticator({
     store: services.usersStore,
     lockout: services.lockout,
     enabled: config.basicAuth.enabled,
   }));
-  return createEngine(config, { authenticators, flow: login.flow, loginRedirect: login.loginRedirect });
+  return createEngine(config, { authenticators, flow: sessions.flow, loginRedirect: login.loginRedirect });
 }

@@ -13,7 +13,12 @@ export interface ManagementServer {
   close(): Promise<void>;
 }
 
-export async function startManagement(runtime: Runtime, host: string, port: number): Promise<ManagementServer> {
+export interface ManagementOptions {
+  /** Names of the dependencies failing now, for the /readyz body (names only, never a URL). */
+  readonly failingDependencies?: () => readonly string[];
+}
+
+export async function startManagement(runtime: Runtime, host: string, port: number, options: ManagementOptions = {}): Promise<ManagementServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -33,8 +38,9 @@ export async function startManagement(runtime: Runtime, host: string, port: numb
     }
     if (path === '/readyz') {
       const ready = runtime.ready;
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ready ? 'ready' : 'not ready' }));
+      const failing = ready ? [] : [...(options.failingDependencies?.() ?? [])];
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(ready ? { status: 'ready' } : { status: 'not ready', failing }));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');

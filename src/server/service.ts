@@ -10,6 +10,7 @@ import { createEngineServices, buildEngine, type EngineServices } from './build-
 import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
 import { startHttpDoor, type HttpDoor } from './http-door.js';
 import { startManagement, type ManagementServer } from './management.js';
+import { startReadinessLoop, type ReadinessLoop } from './readiness.js';
 import type { Runtime } from './runtime.js';
 
 export interface RunningService {
@@ -24,6 +25,8 @@ export interface RunningService {
 export interface StartOptions {
   readonly logger?: Logger;
   readonly version?: string;
+  /** How often store health is polled for readiness (default 1000 ms). */
+  readonly readinessIntervalMs?: number;
 }
 
 export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
@@ -39,21 +42,30 @@ export async function startService(config: Config, options: StartOptions = {}): 
   let grpcDoor: GrpcDoor | undefined;
   let httpDoor: HttpDoor | undefined;
   let management: ManagementServer | undefined;
+  let readiness: ReadinessLoop | undefined;
   try {
-    management = await startManagement(runtime, config.listen.management.host, config.listen.management.port);
+    management = await startManagement(runtime, config.listen.management.host, config.listen.management.port, {
+      failingDependencies: () => readiness?.failing() ?? [],
+    });
     grpcDoor = await startGrpcDoor(runtime, config.listen.grpc.host, config.listen.grpc.port);
     httpDoor = await startHttpDoor(runtime, config.listen.http.host, config.listen.http.port);
+    // Ready once the stores answer; JWKS are fetched in the background and an
+    // unreachable issuer only affects its own tokens (they fail closed).
+    // From then on readiness follows the stores' health, polled every second.
+    await services.warmUp();
+    const door = grpcDoor;
+    readiness = await startReadinessLoop({
+      runtime,
+      health: services.health,
+      setServing: (serving) => door.setServing(serving),
+      logger,
+      intervalMs: options.readinessIntervalMs,
+    });
   } catch (err) {
-    await Promise.all([grpcDoor?.close(), management?.close()]);
+    await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
     await services.close();
     throw err;
   }
-
-  // Ready once the stores answer; JWKS are fetched in the background and an
-  // unreachable issuer only affects its own tokens (they fail closed).
-  await services.warmUp();
-  runtime.ready = true;
-  grpcDoor.setServing(true);
   logger.info({
     grpc: `${config.listen.grpc.host}:${grpcDoor.port}`,
     http: `${config.listen.http.host}:${httpDoor.port}`,
@@ -68,6 +80,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     managementPort: management.port,
     services,
     async close() {
+      readiness?.stop();
       runtime.ready = false;
       grpcDoor?.setServing(false);
       await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);

@@ -25,6 +25,8 @@ export interface CheckResponseJs {
   dynamic_metadata?: { fields?: Record<string, { stringValue?: string }> };
 }
 
+const CALL_DEADLINE_MS = 15_000;
+
 export interface AuthzClient {
   check(request: unknown): Promise<CheckResponseJs>;
   health(service?: string): Promise<string>;
@@ -47,13 +49,14 @@ export function createAuthzClient(port: number): AuthzClient {
   const healthClient = new healthPkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
 
   return {
+    // A deadline on every call: a server that went away fails the test instead of hanging it.
     check: (request) => new Promise((resolve, reject) => {
-      (client as unknown as { Check: (r: unknown, cb: (e: Error | null, v: CheckResponseJs) => void) => void })
-        .Check(request, (err, value) => (err ? reject(err) : resolve(value)));
+      (client as unknown as { Check: (r: unknown, o: grpc.CallOptions, cb: (e: Error | null, v: CheckResponseJs) => void) => void })
+        .Check(request, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, value) => (err ? reject(err) : resolve(value)));
     }),
     health: (service = '') => new Promise((resolve, reject) => {
-      (healthClient as unknown as { Check: (r: unknown, cb: (e: Error | null, v: { status: string }) => void) => void })
-        .Check({ service }, (err, value) => (err ? reject(err) : resolve(value.status)));
+      (healthClient as unknown as { Check: (r: unknown, o: grpc.CallOptions, cb: (e: Error | null, v: { status: string }) => void) => void })
+        .Check({ service }, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, value) => (err ? reject(err) : resolve(value.status)));
     }),
     close: () => { client.close(); healthClient.close(); },
   };
