@@ -17,7 +17,6 @@ import { createEngine, type Engine } from '../core/decide.js';
 import { createLoginFlow } from '../oidc/login-flow.js';
 import { createOidcProviderCache, type OidcProviderCache } from '../oidc/providers.js';
 import { openUsersStore } from '../stores/open-users-store.js';
-import { AuthzError } from '../core/errors.js';
 import type { UsersStore } from '../stores/users-store.js';
 import { DependencyHealth, usersStoreProbe } from './dependency-health.js';
 import { createFlowContext } from '../oidc/flow-context.js';

@@ -92,7 +92,7 @@ describe('deploy/compose/kestra-authz.yaml and the Keycloak realm agree', () => 
     const config = await loadConfigFile(AUTHZ_CONFIG, {});
     assert.equal(config.oidc.providers[0]!.name, 'keycloak');
     assert.equal(config.oidc.groupsClaimPath, 'resource_access.kestra.roles');
-    assert.equal(config.sessions.store, 'cookie');
+    assert.equal(config.sessions.store, 'redis');
     assert.equal(config.oidc.allowInsecureHttpIssuers, true);
     assert.deepEqual(config.listen.grpc, { host: '0.0.0.0', port: 9191 });
     // the only warning: the demo's Keycloak is on plain http, opted in explicitly
