@@ -43,12 +43,38 @@ export interface SessionAuthenticatorOptions {
   readonly reuseRenewalMs?: number;
 }
 
-const fail = (reason: AuthnFailureReason, description: string): AuthnResult =>
+/** A session failure (Bearer challenge: a session is a bearer credential in a cookie). */
+export const sessionFailure = (reason: AuthnFailureReason, description: string): AuthnResult =>
   Object.freeze({ kind: 'fail', reason, description, scheme: 'Bearer' });
+const fail = sessionFailure;
 
 const INVALID = fail('session_invalid', 'the session cookie is not valid');
 const EXPIRED = fail('session_expired', 'the session has expired');
 const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
+
+/**
+ * A session from the password form: the user is re-read on every request, so
+ * a deletion, a new tenant or a changed admin flag applies at once.
+ */
+export async function passwordFormSession(usersStore: UsersStore, record: SessionRecord, invalid: AuthnResult): Promise<AuthnResult> {
+  let user;
+  try {
+    user = await usersStore.get(record.subject);
+  } catch {
+    return STORE_DOWN;
+  }
+  if (!user) return invalid;
+  const identity: Identity = Object.freeze({
+    via: 'session',
+    subject: user.username,
+    name: user.username,
+    groups: user.groups,
+    admin: user.admin,
+    expiresAt: record.expiresAt,
+    ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
+  });
+  return { kind: 'ok', identity };
+}
 
 export function identityOfSession(record: SessionRecord): Identity {
   const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
@@ -80,25 +106,6 @@ export function createSessionAuthenticator(options: SessionAuthenticatorOptions)
     return pending;
   };
 
-  const basicSession = async (record: SessionRecord): Promise<AuthnResult> => {
-    let user;
-    try {
-      user = await options.usersStore.get(record.subject);
-    } catch {
-      return STORE_DOWN;
-    }
-    if (!user) return INVALID;
-    const identity: Identity = Object.freeze({
-      via: 'session',
-      subject: user.username,
-      name: user.username,
-      groups: user.groups,
-      admin: user.admin,
-      expiresAt: record.expiresAt,
-      ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
-    });
-    return { kind: 'ok', identity };
-  };
 
   return {
     name: 'session',
@@ -110,7 +117,7 @@ export function createSessionAuthenticator(options: SessionAuthenticatorOptions)
       if (read.kind === 'invalid') return INVALID;
       if (read.kind === 'expired') return EXPIRED;
       const record = read.record;
-      if (record.provider === '') return options.basicEnabled ? basicSession(record) : INVALID;
+      if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record, INVALID) : INVALID;
       if (!options.isProvider(record.provider)) return INVALID;
       if (record.refreshAt === undefined || nowMs < record.refreshAt * 1000) {
         return { kind: 'ok', identity: identityOfSession(record) };

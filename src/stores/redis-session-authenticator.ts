@@ -15,12 +15,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authenticator, AuthnResult } from '../authn/authenticator.js';
 import { SKIP } from '../authn/authenticator.js';
-import { identityOfSession } from '../authn/session-authenticator.js';
+import { identityOfSession, passwordFormSession, sessionFailure } from '../authn/session-authenticator.js';
 import type { SessionRecord } from '../authn/session-cookie.js';
 import type { RefreshGrant } from '../authn/session-refresh-cookie.js';
 import type { AuthRequest } from '../core/auth-request.js';
-import type { Identity } from '../core/identity.js';
-import type { AuthnFailureReason } from '../core/reasons.js';
 import type { RefreshResult } from '../oidc/flow-reasons.js';
 import type { UsersStore } from './users-store.js';
 import type { ServerSessionCodecs } from './session-id-cookies.js';
@@ -44,13 +42,11 @@ export interface RedisSessionAuthenticatorOptions {
   readonly waitStepMs?: number;
 }
 
-const fail = (reason: AuthnFailureReason, description: string): AuthnResult =>
-  Object.freeze({ kind: 'fail', reason, description, scheme: 'Bearer' });
+const fail = sessionFailure;
 
 const INVALID = fail('session_invalid', 'the session is not valid (ended or unknown)');
 const EXPIRED = fail('session_expired', 'the session has expired');
 const SESSION_STORE_DOWN = fail('store_unavailable', 'the session store is unavailable');
-const USERS_STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
 
 const ok = (record: SessionRecord): AuthnResult => ({ kind: 'ok', identity: identityOfSession(record) });
 const refreshDue = (record: SessionRecord, nowMs: number) => record.refreshAt !== undefined && nowMs >= record.refreshAt * 1000;
@@ -60,25 +56,6 @@ export function createRedisSessionAuthenticator(options: RedisSessionAuthenticat
   const waitStepMs = options.waitStepMs ?? 50;
   const refreshing = new Map<string, Promise<AuthnResult>>();
 
-  const basicSession = async (record: SessionRecord): Promise<AuthnResult> => {
-    let user;
-    try {
-      user = await options.usersStore.get(record.subject);
-    } catch {
-      return USERS_STORE_DOWN;
-    }
-    if (!user) return INVALID;
-    const identity: Identity = Object.freeze({
-      via: 'session',
-      subject: user.username,
-      name: user.username,
-      groups: user.groups,
-      admin: user.admin,
-      expiresAt: record.expiresAt,
-      ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
-    });
-    return { kind: 'ok', identity };
-  };
 
   /** Holding the lock: renew unless another replica already did, then replace the stored session. */
   const renewLocked = async (req: AuthRequest, id: string): Promise<AuthnResult> => {
@@ -142,7 +119,7 @@ export function createRedisSessionAuthenticator(options: RedisSessionAuthenticat
         const record = session.record;
         const nowMs = options.now();
         if (nowMs >= record.expiresAt * 1000) return EXPIRED;
-        if (record.provider === '') return options.basicEnabled ? basicSession(record) : INVALID;
+        if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record, INVALID) : INVALID;
         if (!options.isProvider(record.provider)) return INVALID;
         if (!refreshDue(record, nowMs)) return ok(record);
         return await refreshOnce(req, id);
