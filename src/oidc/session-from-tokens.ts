@@ -84,7 +84,10 @@ export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: T
     );
     if (refreshCookie) {
       cookies.push(refreshCookie);
-      refreshAt = nowSeconds + tokenLifetime(tokens, claims, nowSeconds);
+      // Rounded up: flooring "now" could put the refresh point up to a second
+      // early — with short-lived tokens, due again before other replicas even
+      // re-read the refreshed session, so the one-time token would be spent twice.
+      refreshAt = Math.ceil(ctx.now() / 1000) + tokenLifetime(tokens, claims, nowSeconds);
     } else {
       ctx.logger?.warn({ provider: basis.provider }, 'refresh token too large for a cookie; this session will not be refreshed');
     }
