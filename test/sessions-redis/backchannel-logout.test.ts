@@ -6,20 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import type { OidcIdp } from '../helpers/oidc-idp.js';
 import { mintLogoutToken, postLogoutToken } from './logout-token-minter.js';
-import { CLIENT, EXTERNAL, SHARED_REDIS, deleteKeys, inspector, login, redisSkipReason, startReplica, testPrefix, whoAmI, type Jar, type Replica } from './redis-fixture.js';
+import { CLIENT, EXTERNAL, login, redisSkipReason, startReplicaPair, testPrefix, whoAmI, type Jar, type Replica, type ReplicaPair } from './redis-fixture.js';
 
 const skip = await redisSkipReason();
 
 describe('back-channel logout with the Redis store (two replicas)', { skip }, () => {
   const prefix = testPrefix();
-  let dir: string;
   let idp: OidcIdp;
   let redis: Redis;
   let a: Replica;
@@ -32,30 +28,23 @@ describe('back-channel logout with the Redis store (two replicas)', { skip }, ()
     return undefined;
   };
 
+  let pair: ReplicaPair | undefined;
+
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kauthz-redis-bcl-'));
-    redis = inspector();
-    idp = await startOidcIdp({
-      name: 'opbcl',
-      clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`] }],
-      users: { fay: { preferred_username: 'fay' }, gus: { preferred_username: 'gus' } },
+    pair = await startReplicaPair({
+      prefix,
+      secret: 'bcl-redis-secret-0123456789abcdef-xyz',
+      idp: {
+        name: 'opbcl',
+        clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`] }],
+        users: { fay: { preferred_username: 'fay' }, gus: { preferred_username: 'gus' } },
+      },
     });
-    const sessions = `{ store: redis, url: "${SHARED_REDIS}", prefix: "${prefix}" }`;
-    const secret = 'bcl-redis-secret-0123456789abcdef-xyz';
-    [a, b] = await Promise.all([
-      startReplica({ dir, name: 'a', idp, secret, sessions }),
-      startReplica({ dir, name: 'b', idp, secret, sessions }),
-    ]);
+    ({ idp, redis, a, b } = pair);
   });
 
   after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await idp?.stop();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await pair?.stop();
   });
 
   test('bad logout tokens are refused with 400 and end nothing', async () => {

@@ -11,7 +11,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { envoyCheckRequest, type EnvoyCheckRequestInit } from '../helpers/envoy-check-request.js';
 import { createAuthzClient, headerOf, headersOf, type AuthzClient, type CheckResponseJs } from '../helpers/grpc-client.js';
-import type { OidcIdp } from '../helpers/oidc-idp.js';
+import { startOidcIdp, type OidcIdp, type OidcIdpOptions } from '../helpers/oidc-idp.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 export const SHARED_REDIS = 'redis://127.0.0.1:6379';
@@ -225,4 +226,38 @@ export async function whoAmI(replica: Replica, jar: ReadonlyMap<string, string>,
   const res = await replica.check({ path, headers: { ...API, cookie: cookieHeader(jar) } });
   if ((res.status?.code ?? 0) === 0) return { user: headerOf(res.ok_response?.headers, 'x-kestra-user') };
   return { status: res.denied_response?.status?.code, body: res.denied_response?.body };
+}
+
+export interface ReplicaPair {
+  readonly idp: OidcIdp;
+  /** A plain client on the shared Redis, to look at (and clean) the keys. */
+  readonly redis: Redis;
+  readonly a: Replica;
+  readonly b: Replica;
+  /** Stops both replicas and the IdP, deletes every key under the prefix and the temp dir. */
+  stop(): Promise<void>;
+}
+
+/** Two `serve` replicas sharing one Redis key prefix, behind one test IdP. */
+export async function startReplicaPair(options: { prefix: string; secret: string; idp: OidcIdpOptions }): Promise<ReplicaPair> {
+  const dir = await mkdtemp(join(tmpdir(), 'kauthz-redis-pair-'));
+  const redis = inspector();
+  let idp: OidcIdp | undefined;
+  const replicas: Replica[] = [];
+  const stop = async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await idp?.stop();
+    await deleteKeys(redis, options.prefix);
+    redis.disconnect();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    idp = await startOidcIdp(options.idp);
+    const sessions = `{ store: redis, url: "${SHARED_REDIS}", prefix: "${options.prefix}" }`;
+    for (const name of ['a', 'b']) replicas.push(await startReplica({ dir, name, idp, secret: options.secret, sessions }));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { idp, redis, a: replicas[0]!, b: replicas[1]!, stop };
 }

@@ -7,53 +7,42 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
-import { CLIENT, EXTERNAL, SHARED_REDIS, deleteKeys, inspector, login, redisSkipReason, startReplica, testPrefix, whoAmI, type Replica } from './redis-fixture.js';
+import type { OidcIdp } from '../helpers/oidc-idp.js';
+import { CLIENT, EXTERNAL, login, redisSkipReason, startReplicaPair, testPrefix, whoAmI, type Replica, type ReplicaPair } from './redis-fixture.js';
 
 const skip = await redisSkipReason();
 const TOKEN_TTL_SECONDS = 2;
 
 describe('refresh single-flight across two replicas', { skip }, () => {
   const prefix = testPrefix();
-  let dir: string;
   let idp: OidcIdp;
   let redis: Redis;
   let a: Replica;
   let b: Replica;
 
+  let pair: ReplicaPair | undefined;
+
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kauthz-redis-refresh-'));
-    redis = inspector();
-    idp = await startOidcIdp({
-      name: 'oprr',
-      clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`] }],
-      users: { erin: { preferred_username: 'erin', groups: ['g1'] } },
-      accessTokenTtl: TOKEN_TTL_SECONDS,
-      idTokenTtl: TOKEN_TTL_SECONDS,
-      refresh: true,
-      rotateRefreshTokens: true,
+    pair = await startReplicaPair({
+      prefix,
+      secret: 'refresh-redis-secret-0123456789abcdef-xyz',
+      idp: {
+        name: 'oprr',
+        clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`] }],
+        users: { erin: { preferred_username: 'erin', groups: ['g1'] } },
+        accessTokenTtl: TOKEN_TTL_SECONDS,
+        idTokenTtl: TOKEN_TTL_SECONDS,
+        refresh: true,
+        rotateRefreshTokens: true,
+      },
     });
-    const sessions = `{ store: redis, url: "${SHARED_REDIS}", prefix: "${prefix}" }`;
-    const secret = 'refresh-redis-secret-0123456789abcdef-xyz';
-    [a, b] = await Promise.all([
-      startReplica({ dir, name: 'a', idp, secret, sessions }),
-      startReplica({ dir, name: 'b', idp, secret, sessions }),
-    ]);
+    ({ idp, redis, a, b } = pair);
   });
 
   after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await idp?.stop();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await pair?.stop();
   });
 
   test('20 concurrent expired-session Checks over A and B → all allowed, one refresh grant at the IdP', async () => {

@@ -7,16 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { headerOf, headersOf } from '../helpers/grpc-client.js';
-import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
+import type { OidcIdp } from '../helpers/oidc-idp.js';
 import {
-  BROWSER, CLIENT, EXTERNAL, SHARED_REDIS, cookieHeader, deleteKeys, inspector, login, merge, redisSkipReason,
-  startReplica, testPrefix, whoAmI, type Replica,
+  BROWSER, CLIENT, EXTERNAL, cookieHeader, login, merge, redisSkipReason,
+  startReplicaPair, testPrefix, whoAmI, type Replica, type ReplicaPair,
 } from './redis-fixture.js';
 
 const skip = await redisSkipReason();
@@ -24,36 +21,29 @@ const SECRET = 'two-replicas-secret-0123456789abcdef-xyz';
 
 describe('Redis sessions across two replicas', { skip }, () => {
   const prefix = testPrefix();
-  let dir: string;
   let idp: OidcIdp;
   let redis: Redis;
   let a: Replica;
   let b: Replica;
 
+  let pair: ReplicaPair | undefined;
+
   before(async () => {
     assert.ok(process.env.NODE_EXTRA_CA_CERTS, 'run with NODE_EXTRA_CA_CERTS=test/fixtures/tls/cert.pem (the test IdP is HTTPS)');
-    dir = await mkdtemp(join(tmpdir(), 'kauthz-redis2-'));
-    redis = inspector();
-    idp = await startOidcIdp({
-      name: 'op2r',
-      clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`], post_logout_redirect_uris: [`${EXTERNAL}/logout`, `${EXTERNAL}/`] }],
-      users: { dora: { preferred_username: 'dora', email: 'dora@example.com', groups: ['ops', 'kestra-devs'] } },
+    pair = await startReplicaPair({
+      prefix,
+      secret: SECRET,
+      idp: {
+        name: 'op2r',
+        clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`], post_logout_redirect_uris: [`${EXTERNAL}/logout`, `${EXTERNAL}/`] }],
+        users: { dora: { preferred_username: 'dora', email: 'dora@example.com', groups: ['ops', 'kestra-devs'] } },
+      },
     });
-    const sessions = `{ store: redis, url: "${SHARED_REDIS}", prefix: "${prefix}" }`;
-    [a, b] = await Promise.all([
-      startReplica({ dir, name: 'a', idp, secret: SECRET, sessions }),
-      startReplica({ dir, name: 'b', idp, secret: SECRET, sessions }),
-    ]);
+    ({ idp, redis, a, b } = pair);
   });
 
   after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await idp?.stop();
-    if (redis) {
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await pair?.stop();
   });
 
   test('login on A → session on B; logout on B → refused on A within 1 s', async () => {
