@@ -80,10 +80,18 @@ function checkIssuer(config: BearerIssuerConfig): void {
   }
 }
 
-/** Size and compact-JWS shape, before any decoding. */
-function shapeFailure(token: string): CachedFailure | undefined {
+/** Size bounds, checked before the token is even hashed for the cache. */
+function sizeFailure(token: string): CachedFailure | undefined {
   if (token === '') return EMPTY;
   if (token.length > MAX_TOKEN_LENGTH) return TOO_LARGE;
+  return undefined;
+}
+
+/**
+ * Compact-JWS shape, before any decoding. Only on a cache miss: a cached
+ * token already passed it, so the hot path pays no split or regex.
+ */
+function shapeFailure(token: string): CachedFailure | undefined {
   const parts = token.split('.');
   if (parts.length === 5) return ENCRYPTED;
   if (parts.length !== 3) return MALFORMED;
@@ -149,12 +157,14 @@ export class BearerAuthenticator implements Authenticator {
     const found = findToken(req, this.#sources);
     if (!found) return SKIP;
     const { token, source } = found;
-    const badShape = shapeFailure(token);
-    if (badShape) return badShape;
+    const badSize = sizeFailure(token);
+    if (badSize) return badSize;
 
     const key = TokenCache.keyOf(token, source.index);
     const cached = this.#cache.get(key);
     if (cached) return cached;
+    const badShape = shapeFailure(token);
+    if (badShape) return badShape;
 
     let outcome: Verified | CachedFailure;
     try {
