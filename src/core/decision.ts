@@ -34,3 +34,39 @@ export interface Decision {
   /** For Envoy dynamic metadata / access logs: user, groups, rule, reason. */
   readonly metadata: Readonly<Record<string, string>>;
 }
+
+export const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
+const NOTHING_TO_REMOVE: readonly string[] = Object.freeze([]);
+
+/** What makes a denial; the rest of the Decision follows from it. */
+export interface Denial {
+  readonly status: number;
+  readonly reason: ReasonCode;
+  readonly message: string;
+  readonly requestId: string;
+  readonly ruleId: string;
+  readonly ruleLabel: string;
+  readonly identity?: Identity;
+  readonly headers: readonly HeaderPair[];
+  readonly body: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** The one way a denial Decision is built (respond stage, login flow). */
+export function deniedDecision(d: Denial): Decision {
+  return {
+    allow: false,
+    status: d.status,
+    reason: d.reason,
+    message: d.message,
+    requestId: d.requestId,
+    ruleId: d.ruleId,
+    ruleLabel: d.ruleLabel,
+    identity: d.identity,
+    upstreamHeaders: NO_HEADERS,
+    upstreamHeadersToRemove: NOTHING_TO_REMOVE,
+    responseHeaders: d.headers,
+    body: d.body,
+    metadata: d.metadata,
+  };
+}

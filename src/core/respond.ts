@@ -5,7 +5,7 @@
  * instead of getting a 401 (see `loginRedirect` in RespondContext).
  */
 import type { AuthRequest } from './auth-request.js';
-import type { Decision, HeaderPair } from './decision.js';
+import { deniedDecision, NO_HEADERS, type Decision, type HeaderPair } from './decision.js';
 import type { HeaderPolicy } from './header-policy.js';
 import { upstreamHeadersFor } from './header-policy.js';
 import type { Identity } from './identity.js';
@@ -31,8 +31,6 @@ export interface RespondContext {
 /** Denials a browser can fix by logging in (again); the login hook may turn them into a 302. */
 const LOGIN_REASONS: ReadonlySet<ReasonCode> = new Set(['no_credentials', 'session_expired', 'session_invalid']);
 
-const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
-const EMPTY_META = Object.freeze({}) as Readonly<Record<string, string>>;
 
 export function allow(
   ctx: RespondContext,
@@ -119,8 +117,7 @@ export function deny(
   if (details.namespace) doc.namespace = details.namespace;
   const metadata: Record<string, string> = rule.id ? { rule: rule.id, reason } : { reason };
   if (details.identity) metadata.user = details.identity.name;
-  return {
-    allow: false,
+  return deniedDecision({
     status,
     reason,
     message,
@@ -128,10 +125,8 @@ export function deny(
     ruleId: rule.id,
     ruleLabel: rule.label,
     identity: details.identity,
-    upstreamHeaders: NO_HEADERS,
-    upstreamHeadersToRemove: [],
-    responseHeaders: headers,
+    headers,
     body: JSON.stringify(doc),
-    metadata: metadata ?? EMPTY_META,
-  };
+    metadata,
+  });
 }

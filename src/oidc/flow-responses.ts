@@ -5,11 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuthRequest } from '../core/auth-request.js';
-import type { Decision, HeaderPair } from '../core/decision.js';
+import { deniedDecision, NO_HEADERS, type Decision, type HeaderPair } from '../core/decision.js';
 import type { ReasonCode } from '../core/reasons.js';
 import { PAGE_STYLE } from './login-page.js';
 
-const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
 const STYLE_HASH = createHash('sha256').update(PAGE_STYLE).digest('base64');
 
 /** HTML pages: nothing external, no script, no framing, not cached. */
@@ -32,20 +31,17 @@ function decision(
   body: string,
   step: string,
 ): Decision {
-  return {
-    allow: false,
+  return deniedDecision({
     status,
     reason,
     message,
     requestId: req.id,
     ruleId: 'login-flow',
     ruleLabel: `login flow: ${step}`,
-    upstreamHeaders: NO_HEADERS,
-    upstreamHeadersToRemove: [],
-    responseHeaders: headers,
+    headers,
     body,
     metadata: { rule: 'login-flow', reason, flow: step },
-  };
+  });
 }
 
 export function redirectTo(
