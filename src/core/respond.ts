@@ -95,6 +95,34 @@ export interface DenyDetails {
   readonly namespace?: string;
 }
 
+/** content-type, the challenges of a 401, Retry-After of a 503, no-store. */
+function jsonDenialHeaders(status: number, challenge: readonly HeaderPair[]): HeaderPair[] {
+  const headers: HeaderPair[] = [['content-type', 'application/json'], ...challenge];
+  if (status === 503) headers.push(['retry-after', '5']);
+  headers.push(['cache-control', 'no-store']);
+  return headers;
+}
+
+/**
+ * A door's own failure — a request it cannot turn into an AuthRequest (400),
+ * or an exception while deciding (500). Needs no config: never a challenge,
+ * never a redirect, never an allow.
+ */
+export function errorDenial(requestId: string, reason: 'bad_request' | 'internal_error', message: string): Decision {
+  const status = REASONS[reason].status;
+  return deniedDecision({
+    status,
+    reason,
+    message,
+    requestId,
+    ruleId: '',
+    ruleLabel: '',
+    headers: jsonDenialHeaders(status, NO_HEADERS),
+    body: JSON.stringify({ error: reason, message, requestId }),
+    metadata: { reason },
+  });
+}
+
 export function deny(
   ctx: RespondContext,
   req: AuthRequest,
@@ -108,10 +136,7 @@ export function deny(
     const redirect = ctx.loginRedirect(req, rule, reason);
     if (redirect) return redirect;
   }
-  const headers: HeaderPair[] = [['content-type', 'application/json']];
-  if (status === 401) headers.push(...challenges(ctx, req, reason, message));
-  if (status === 503) headers.push(['retry-after', '5']);
-  headers.push(['cache-control', 'no-store']);
+  const headers = jsonDenialHeaders(status, status === 401 ? challenges(ctx, req, reason, message) : NO_HEADERS);
   const doc: Record<string, string> = { error: reason, message, requestId: req.id };
   if (details.permission) doc.permission = details.permission;
   if (details.namespace) doc.namespace = details.namespace;

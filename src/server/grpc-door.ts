@@ -6,9 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { createAuthRequest } from '../core/auth-request.js';
-import { deny } from '../core/respond.js';
-import { compileHeaderPolicy } from '../core/header-policy.js';
+import { errorDenial } from '../core/respond.js';
 import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from './envoy-protos.js';
 import { authRequestFromCheck, type CheckRequestLike } from './check-request.js';
 import { checkResponseFor } from './check-response.js';
@@ -20,14 +18,8 @@ export interface GrpcDoor {
   close(): Promise<void>;
 }
 
-function badRequestResponse(runtime: Runtime) {
-  const config = runtime.engine.config;
-  const req = createAuthRequest({ method: 'GET', path: '/' })!;
-  return checkResponseFor(deny(
-    { headers: compileHeaderPolicy(config), realm: 'kestra-authz', basicEnabled: false, loginRedirect: null },
-    req, { id: '', label: '' }, 'bad_request', 'CheckRequest has no usable HTTP request attributes',
-  ));
-}
+/** Same answer for every CheckRequest without usable HTTP attributes: built once. */
+const BAD_REQUEST = checkResponseFor(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes'));
 
 export async function startGrpcDoor(runtime: Runtime, host: string, port: number): Promise<GrpcDoor> {
   const definition = loadExtAuthzDefinition();
@@ -42,7 +34,7 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
     Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const req = authRequestFromCheck(call.request);
       if (!req) {
-        callback(null, badRequestResponse(runtime));
+        callback(null, BAD_REQUEST);
         return;
       }
       decideAtDoor(runtime, req, 'grpc').then(

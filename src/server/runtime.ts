@@ -9,8 +9,7 @@ import type { Logger } from 'pino';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
-import { deny } from '../core/respond.js';
-import { compileHeaderPolicy } from '../core/header-policy.js';
+import { errorDenial } from '../core/respond.js';
 import { decisionDuration, decisionsTotal } from '../observability/metrics.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
@@ -24,17 +23,6 @@ export interface Runtime {
 
 const NS_PER_S = 1e9;
 
-function failClosed(runtime: Runtime, req: AuthRequest): Decision {
-  const config = runtime.engine.config;
-  return deny(
-    { headers: compileHeaderPolicy(config), realm: 'kestra-authz', basicEnabled: config.basicAuth.enabled, loginRedirect: null },
-    req,
-    { id: '', label: '' },
-    'internal_error',
-    'internal error while deciding; request refused',
-  );
-}
-
 /** Decides, never throws: an unexpected failure becomes a 500 denial (never an allow). */
 export async function decideAtDoor(runtime: Runtime, req: AuthRequest, mode: DoorMode): Promise<Decision> {
   const started = process.hrtime.bigint();
@@ -43,7 +31,7 @@ export async function decideAtDoor(runtime: Runtime, req: AuthRequest, mode: Doo
     decision = await runtime.engine.decide(req);
   } catch (err) {
     runtime.logger.error({ requestId: req.id, err: errorSummary(err) }, 'decision failed');
-    decision = failClosed(runtime, req);
+    decision = errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused');
   }
   const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
   decisionDuration.labels(mode).observe(seconds);
