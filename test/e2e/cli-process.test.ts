@@ -11,8 +11,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 import { createAuthzClient } from '../helpers/grpc-client.js';
+import { freePort } from '../helpers/free-port.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 
@@ -23,14 +23,6 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 test('serve with a config: healthy over gRPC and /readyz, exits 0 on SIGTERM', async () => {

@@ -12,10 +12,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isExecutable, missingToolSkipReason } from './executables.js';
+export { freePort } from './free-port.js';
+import { freePort } from './free-port.js';
 
 export const CADDY_PATH = '/usr/bin/caddy';
 export const NGINX_PATH = '/usr/sbin/nginx';
@@ -58,19 +60,6 @@ export interface RunningProxy {
 export function proxySkipReason(name: ProxyName): Promise<string | undefined> {
   const path = name === 'caddy' ? CADDY_PATH : NGINX_PATH;
   return missingToolSkipReason(path, name, `${name} tests`, (message) => new ProxyUnavailableError(message));
-}
-
-/** A port that was free a moment ago (the proxy binds it next; start retries on a clash). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -3,7 +3,6 @@
  * it is retried after a back-off; unchanged providers survive a reload.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { LockoutTracker } from '../../src/authn/lockout.js';
 import { parseConfig } from '../../src/config/load-config.js';
@@ -13,14 +12,7 @@ import { createOidcProviderCache } from '../../src/oidc/providers.js';
 import { IdpUnavailableError } from '../../src/oidc/oidc-errors.js';
 import { openUsersStore } from '../../src/stores/open-users-store.js';
 import { startOidcIdp } from '../helpers/oidc-idp.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../helpers/free-port.js';
 
 function configFor(issuer: string, extra = '', clientId = 'app') {
   return parseConfig(`

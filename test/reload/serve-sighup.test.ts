@@ -11,23 +11,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { eventually, INVALID_YAML } from './reload-fixture.js';
+import { freePort } from '../helpers/free-port.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 test('serve: SIGHUP swaps a valid config, rejects an invalid one; a file change reloads', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kauthz-sighup-'));

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +21,8 @@ import { Redis } from 'ioredis';
 import { envoyCheckRequest, type EnvoyCheckRequestInit } from '../helpers/envoy-check-request.js';
 import { createAuthzClient, headerOf, headersOf, type AuthzClient, type CheckResponseJs } from '../helpers/grpc-client.js';
 import { startOidcIdp, type OidcIdp, type OidcIdpOptions } from '../helpers/oidc-idp.js';
+export { freePort } from '../helpers/free-port.js';
+import { freePort } from '../helpers/free-port.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 export const SHARED_REDIS = 'redis://127.0.0.1:6379';
@@ -72,14 +74,6 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** A private redis-server (no persistence), stopped by its pid. */

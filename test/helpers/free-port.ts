@@ -1,0 +1,17 @@
+/**
+ * A loopback port that was free a moment ago, for a server a test starts in
+ * another process (which must bind it itself). In-process servers listen on 0.
+ */
+import { createServer } from 'node:net';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
