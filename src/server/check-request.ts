@@ -7,7 +7,7 @@
  */
 import { createAuthRequest, type AuthRequest } from '../core/auth-request.js';
 
-interface RawHeader {
+export interface RawHeader {
   key?: string;
   value?: string;
   raw_value?: Uint8Array;
@@ -32,36 +32,72 @@ export interface CheckRequestLike {
   };
 }
 
-/** Limits that keep a hostile CheckRequest from costing unbounded work. */
-const MAX_HEADERS = 256;
+/**
+ * Prototype of header records: nothing behind it, so a header named
+ * `constructor` or `__proto__` is just a key. Objects made with
+ * Object.create(null) itself live in V8's slow dictionary mode; one level
+ * above an empty frozen object they keep fast properties.
+ */
+const HEADER_RECORD_PROTOTYPE: object = Object.freeze(Object.create(null) as object);
 
-function headersFrom(http: NonNullable<NonNullable<NonNullable<CheckRequestLike['attributes']>['request']>['http']>): Record<string, string> {
-  if (http.headers && Object.keys(http.headers).length) {
-    const given = http.headers;
-    // Envoy already lower-cases keys; a non-Envoy client might not — normalize cheaply only if needed.
+/** An empty record for request headers: no inherited keys, fast property access. */
+export function emptyHeaderRecord(): Record<string, string> {
+  return Object.create(HEADER_RECORD_PROTOTYPE) as Record<string, string>;
+}
+
+/** Limits that keep a hostile CheckRequest from costing unbounded work. */
+export const MAX_HEADER_MAP_ENTRIES = 256;
+
+/**
+ * The HttpRequest fields a decision uses, however they were decoded (from
+ * proto-loader's object here, straight from the bytes in check-request-wire).
+ * One conversion to AuthRequest serves both, so they cannot drift apart.
+ */
+export interface CheckHttpFields {
+  /** Whether attributes.request.http was present at all. */
+  present: boolean;
+  id: string;
+  method: string;
+  path: string;
+  host: string;
+  scheme: string;
+  body: string;
+  rawBody: Uint8Array | undefined;
+  /** The `headers` map as sent (keys not yet lower-cased). */
+  headers: Record<string, string>;
+  headerCount: number;
+  /** False only when every `headers` name is known to be lower-case already. */
+  mayHaveUpperCaseNames: boolean;
+  /** `header_map` entries (encode_raw_headers), at most MAX_HEADER_MAP_ENTRIES. */
+  headerList: RawHeader[];
+  sourceAddress: string;
+}
+
+function headersFrom(fields: CheckHttpFields): Record<string, string> {
+  if (fields.headerCount > 0) {
+    const given = fields.headers;
+    // Envoy already lower-cases names; a non-Envoy client might not — normalize only if needed.
+    if (!fields.mayHaveUpperCaseNames) return given;
     for (const key in given) {
       if (key !== key.toLowerCase()) return lowerCased(given);
     }
     return given;
   }
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  const list = http.header_map?.headers ?? [];
-  const n = Math.min(list.length, MAX_HEADERS);
-  for (let i = 0; i < n; i++) {
-    const h = list[i]!;
+  const out = emptyHeaderRecord();
+  for (const h of fields.headerList) {
     if (!h.key) continue;
     const key = h.key.toLowerCase();
-    const value = h.raw_value && h.raw_value.length ? Buffer.from(h.raw_value).toString('latin1') : h.value ?? '';
+    const value = h.raw_value && h.raw_value.length ? Buffer.from(h.raw_value.buffer, h.raw_value.byteOffset, h.raw_value.byteLength).toString('latin1') : h.value ?? '';
     out[key] = out[key] === undefined ? value : `${out[key]},${value}`;
   }
   return out;
 }
 
 function lowerCased(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const out = emptyHeaderRecord();
   let count = 0;
   for (const [k, v] of Object.entries(headers)) {
-    if (++count > MAX_HEADERS) break;
+    if (++count > MAX_HEADER_MAP_ENTRIES) break;
     const key = k.toLowerCase();
     out[key] = out[key] === undefined ? v : `${out[key]},${v}`;
   }
@@ -69,22 +105,45 @@ function lowerCased(headers: Record<string, string>): Record<string, string> {
 }
 
 /** null when the request has no usable HTTP attributes or a non-absolute path. */
-export function authRequestFromCheck(check: CheckRequestLike): AuthRequest | null {
-  const http = check.attributes?.request?.http;
-  if (!http) return null;
-  const headers = headersFrom(http);
-  const path = http.path || headers[':path'] || '';
-  const method = http.method || headers[':method'] || '';
+export function authRequestFromFields(fields: CheckHttpFields): AuthRequest | null {
+  if (!fields.present) return null;
+  const headers = headersFrom(fields);
+  const path = fields.path || headers[':path'] || '';
+  const method = fields.method || headers[':method'] || '';
   if (!method) return null;
   return createAuthRequest({
-    id: headers['x-request-id'] || http.id || '',
+    id: headers['x-request-id'] || fields.id || '',
     method,
-    scheme: http.scheme || headers[':scheme'] || headers['x-forwarded-proto'] || 'http',
-    host: http.host || headers[':authority'] || headers.host || '',
+    scheme: fields.scheme || headers[':scheme'] || headers['x-forwarded-proto'] || 'http',
+    host: fields.host || headers[':authority'] || headers.host || '',
     path,
     headers,
-    sourceAddress: check.attributes?.source?.address?.socket_address?.address ?? '',
+    sourceAddress: fields.sourceAddress,
     // Present only when Envoy's `with_request_body` is on (needed for form_post callbacks).
-    body: http.raw_body && http.raw_body.length ? Buffer.from(http.raw_body).toString('utf8') : http.body ?? '',
+    body: fields.rawBody && fields.rawBody.length ? Buffer.from(fields.rawBody.buffer, fields.rawBody.byteOffset, fields.rawBody.byteLength).toString('utf8') : fields.body,
+  });
+}
+
+/**
+ * From proto-loader's decoded object (tests, tools, the reference for the
+ * wire decoder); the gRPC door itself decodes bytes with authRequestFromCheckBytes.
+ */
+export function authRequestFromCheck(check: CheckRequestLike): AuthRequest | null {
+  const http = check.attributes?.request?.http;
+  const headers = http?.headers ?? {};
+  return authRequestFromFields({
+    present: http !== undefined && http !== null,
+    id: http?.id ?? '',
+    method: http?.method ?? '',
+    path: http?.path ?? '',
+    host: http?.host ?? '',
+    scheme: http?.scheme ?? '',
+    body: http?.body ?? '',
+    rawBody: http?.raw_body,
+    headers,
+    headerCount: Object.keys(headers).length,
+    mayHaveUpperCaseNames: true,
+    headerList: (http?.header_map?.headers ?? []).slice(0, MAX_HEADER_MAP_ENTRIES),
+    sourceAddress: check.attributes?.source?.address?.socket_address?.address ?? '',
   });
 }

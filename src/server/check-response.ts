@@ -3,11 +3,15 @@
  * proto-loader serializes with keepCase). The precedence is simple because
  * the Decision already says everything: allow → ok_response; otherwise
  * denied_response with the Decision's status, headers and body.
+ *
+ * This object form is the readable statement of the mapping (and what tests
+ * compare against); the door sends the same fields encoded in one pass by
+ * check-response-wire.ts.
  */
 import type { Decision, HeaderPair } from '../core/decision.js';
 
 /** google.rpc.Code values Envoy reads from CheckResponse.status. */
-const RPC_OK = 0;
+export const RPC_OK = 0;
 const RPC_INVALID_ARGUMENT = 3;
 const RPC_PERMISSION_DENIED = 7;
 const RPC_INTERNAL = 13;
@@ -15,10 +19,10 @@ const RPC_UNAVAILABLE = 14;
 const RPC_UNAUTHENTICATED = 16;
 
 /** envoy.config.core.v3.HeaderValueOption.HeaderAppendAction */
-const APPEND_IF_EXISTS_OR_ADD = 0;
-const OVERWRITE_IF_EXISTS_OR_ADD = 2;
+export const APPEND_IF_EXISTS_OR_ADD = 0;
+export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
-function rpcCodeFor(status: number): number {
+export function rpcCodeFor(status: number): number {
   if (status === 401 || status === 302) return RPC_UNAUTHENTICATED;
   if (status === 403) return RPC_PERMISSION_DENIED;
   if (status === 400) return RPC_INVALID_ARGUMENT;

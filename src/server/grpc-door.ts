@@ -8,8 +8,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { errorDenial } from '../core/respond.js';
 import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from './envoy-protos.js';
-import { authRequestFromCheck, type CheckRequestLike } from './check-request.js';
-import { checkResponseFor } from './check-response.js';
+import type { AuthRequest } from '../core/auth-request.js';
+import type { Decision } from '../core/decision.js';
+import { authRequestFromCheckBytes } from './check-request-wire.js';
+import { encodeCheckResponse } from './check-response-wire.js';
 import { decideAtDoor, errorSummary, type Runtime } from './runtime.js';
 
 export interface GrpcDoor {
@@ -18,12 +20,47 @@ export interface GrpcDoor {
   close(): Promise<void>;
 }
 
-/** Same answer for every CheckRequest without usable HTTP attributes: built once. */
-const BAD_REQUEST = checkResponseFor(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes'));
+/** Same answer for every CheckRequest without usable HTTP attributes: encoded once. */
+const BAD_REQUEST = encodeCheckResponse(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes'));
+
+/**
+ * What the Check deserializer hands the handler for a CheckRequest without
+ * usable HTTP attributes: grpc-js would take a null as "no request message".
+ */
+const UNUSABLE_REQUEST = Object.freeze({ unusable: true as const });
+type CheckInput = AuthRequest | typeof UNUSABLE_REQUEST;
+
+/** What the Check handler answers with: a Decision, or bytes already encoded. */
+type CheckAnswer = Decision | Uint8Array;
+
+function serializeAnswer(answer: CheckAnswer): Buffer {
+  const bytes = answer instanceof Uint8Array ? answer : encodeCheckResponse(answer);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Envoy's Authorization service with our own codec for Check: the request
+ * bytes become an AuthRequest and a Decision becomes response bytes in one
+ * pass each (check-request-wire.ts, check-response-wire.ts), instead of
+ * proto-loader's generic object round trips. Same wire format, same service
+ * and method path; reflection still describes the real protos.
+ */
+function authorizationServiceWithWireCodec(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const check = service.Check;
+  if (!check) throw new Error(`${AUTHORIZATION_SERVICE} has no Check method in the loaded protos`);
+  return {
+    ...service,
+    Check: {
+      ...check,
+      requestDeserialize: (bytes: Buffer): CheckInput => authRequestFromCheckBytes(bytes) ?? UNUSABLE_REQUEST,
+      responseSerialize: serializeAnswer,
+    },
+  };
+}
 
 export async function startGrpcDoor(runtime: Runtime, host: string, port: number): Promise<GrpcDoor> {
   const definition = loadExtAuthzDefinition();
-  const service = definition[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition;
+  const service = authorizationServiceWithWireCodec(definition[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition);
   const server = new grpc.Server({
     // Envoy keeps long-lived HTTP/2 connections; answer its keepalive pings.
     'grpc.keepalive_permit_without_calls': 1,
@@ -31,14 +68,14 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
   });
 
   server.addService(service, {
-    Check: (call: grpc.ServerUnaryCall<CheckRequestLike, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const req = authRequestFromCheck(call.request);
-      if (!req) {
+    Check: (call: grpc.ServerUnaryCall<CheckInput, CheckAnswer>, callback: grpc.sendUnaryData<CheckAnswer>) => {
+      const req = call.request;
+      if ('unusable' in req) {
         callback(null, BAD_REQUEST);
         return;
       }
       decideAtDoor(runtime, req, 'grpc').then(
-        (decision) => callback(null, checkResponseFor(decision)),
+        (decision) => callback(null, decision),
         (err: unknown) => {
           // decideAtDoor never rejects; this is a last line of defence. Envoy
           // treats a gRPC error as status_on_error (fail closed).
