@@ -12,7 +12,7 @@ import type { AuthRequest } from './auth-request.js';
 import type { Decision } from './decision.js';
 import { compileHeaderPolicy } from './header-policy.js';
 import type { Identity } from './identity.js';
-import { allow, deny, type RespondContext } from './respond.js';
+import { allow, AllowPartsMemo, deny, type RespondContext } from './respond.js';
 
 /** Optional step recorder for `explain`; undefined on the request path, so it costs nothing. */
 export type Trace = (stage: 'route' | 'flow' | 'authenticate' | 'authorize' | 'respond', detail: string) => void;
@@ -47,6 +47,7 @@ export function createEngine(config: Config, parts: EngineParts): Engine {
       realm: 'kestra-authz',
       basicEnabled: config.basicAuth.enabled,
       loginRedirect: parts.loginRedirect ?? null,
+      allowParts: new AllowPartsMemo(),
     }),
   });
   const authenticators = [...parts.authenticators];

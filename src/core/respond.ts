@@ -7,7 +7,7 @@
 import type { AuthRequest } from './auth-request.js';
 import { deniedDecision, NO_HEADERS, type Decision, type HeaderPair } from './decision.js';
 import type { HeaderPolicy } from './header-policy.js';
-import { upstreamHeadersFor } from './header-policy.js';
+import { cookieHeaderWithoutOwn, upstreamHeadersFor } from './header-policy.js';
 import type { Identity } from './identity.js';
 import { REASONS, type ReasonCode } from './reasons.js';
 
@@ -26,6 +26,50 @@ export interface RespondContext {
    * no login flow is configured, so the API path costs nothing.
    */
   readonly loginRedirect: ((req: AuthRequest, rule: RuleRef, reason: ReasonCode) => Decision | undefined) | null;
+  /** Where allow answers of cached identities are remembered (one per engine); absent = build every time. */
+  readonly allowParts?: AllowPartsMemo;
+}
+
+/** The parts of an allow that follow from identity, rule, reason and tenant alone. */
+interface AllowParts {
+  readonly set: readonly HeaderPair[];
+  readonly remove: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Distinct (rule, tenant) answers remembered per identity; a tenant comes from the URL, so this is bounded. */
+const MAX_PARTS_PER_IDENTITY = 16;
+
+/**
+ * A cached token's identity is one object for as long as the token cache
+ * keeps it, and every request it makes to the same rule gets the same
+ * identity headers and metadata. Remembering those parts (frozen, keyed
+ * weakly by the identity object) saves rebuilding them per request, and
+ * lets the gRPC door reuse the encoded answer (check-response-wire.ts keys
+ * its own memo by these very objects). Requests whose cookie header must be
+ * rewritten, or that add response headers, are never memoized.
+ */
+export class AllowPartsMemo {
+  readonly #byIdentity = new WeakMap<Identity, Map<string, AllowParts>>();
+
+  get(identity: Identity, key: string): AllowParts | undefined {
+    return this.#byIdentity.get(identity)?.get(key);
+  }
+
+  remember(identity: Identity, key: string, parts: AllowParts): AllowParts {
+    let byKey = this.#byIdentity.get(identity);
+    if (!byKey) {
+      byKey = new Map();
+      this.#byIdentity.set(identity, byKey);
+    }
+    const frozen = Object.freeze({
+      set: Object.freeze(parts.set.map((pair) => Object.freeze(pair))),
+      remove: Object.freeze([...parts.remove]),
+      metadata: Object.freeze({ ...parts.metadata }),
+    });
+    if (byKey.size < MAX_PARTS_PER_IDENTITY) byKey.set(key, frozen);
+    return frozen;
+  }
 }
 
 /** Denials a browser can fix by logging in (again); the login hook may turn them into a 302. */
@@ -41,13 +85,7 @@ export function allow(
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[] = NO_HEADERS,
 ): Decision {
-  const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
-  const metadata: Record<string, string> = { rule: rule.id, reason };
-  if (identity) {
-    metadata.user = identity.name;
-    metadata.via = identity.via;
-    if (identity.groups.length) metadata.groups = identity.groups.join(',');
-  }
+  const parts = allowPartsFor(ctx, req, rule, reason, identity, tenant, responseHeaders);
   return {
     allow: true,
     status: 200,
@@ -57,12 +95,40 @@ export function allow(
     ruleId: rule.id,
     ruleLabel: rule.label,
     identity,
-    upstreamHeaders: upstream.set,
-    upstreamHeadersToRemove: upstream.remove,
+    upstreamHeaders: parts.set,
+    upstreamHeadersToRemove: parts.remove,
     responseHeaders,
     body: '',
-    metadata,
+    metadata: parts.metadata,
   };
+}
+
+function allowPartsFor(
+  ctx: RespondContext,
+  req: AuthRequest,
+  rule: RuleRef,
+  reason: 'public' | 'permitted',
+  identity: Identity | undefined,
+  tenant: string | undefined,
+  responseHeaders: readonly HeaderPair[],
+): AllowParts {
+  const memo = ctx.allowParts;
+  const memoizable = memo !== undefined && identity !== undefined && responseHeaders.length === 0 &&
+    cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined;
+  const key = memoizable ? `${rule.id}\n${reason}\n${tenant ?? ''}` : '';
+  if (memoizable) {
+    const known = memo.get(identity, key);
+    if (known) return known;
+  }
+  const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
+  const metadata: Record<string, string> = { rule: rule.id, reason };
+  if (identity) {
+    metadata.user = identity.name;
+    metadata.via = identity.via;
+    if (identity.groups.length) metadata.groups = identity.groups.join(',');
+  }
+  const parts = { set: upstream.set, remove: upstream.remove, metadata };
+  return memoizable ? memo.remember(identity, key, parts) : parts;
 }
 
 /** RFC 6750 §3 quoted-string: no quotes, backslashes or controls inside. */
