@@ -1,6 +1,7 @@
 /**
  * In-process cost of one cached-token Check without the transport:
- * CheckRequest decode → AuthRequest → decide() → CheckResponse → encode.
+ * CheckRequest bytes → AuthRequest → decide() → CheckResponse bytes, with the
+ * gRPC door's own codec (check-request-wire, check-response-wire).
  * Prints µs per Check for each step so a change can be judged without the
  * noise of a gRPC load run. Run with `--cpu-prof` to profile the hot path:
  *
@@ -13,8 +14,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { loadConfigFile } from '../src/config/load-config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildEngine, createEngineServices } from '../src/server/build-engine.js';
-import { authRequestFromCheck, type CheckRequestLike } from '../src/server/check-request.js';
-import { checkResponseFor } from '../src/server/check-response.js';
+import { authRequestFromCheckBytes } from '../src/server/check-request-wire.js';
+import { encodeCheckResponse } from '../src/server/check-response-wire.js';
 import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from '../src/server/envoy-protos.js';
 import { decideAtDoor, type Runtime } from '../src/server/runtime.js';
 import { writeBenchConfig } from './bench-config.js';
@@ -37,18 +38,18 @@ async function main(): Promise<void> {
 
   // warm-up: JWKS fetch, first verify, JIT
   for (let i = 0; i < 5_000; i++) {
-    const d = await decideAtDoor(runtime, authRequestFromCheck(method.requestDeserialize(frame) as CheckRequestLike)!, 'grpc');
+    const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frame)!, 'grpc');
     if (i === 0 && !d.allow) throw new Error(`bench request not allowed: ${d.reason}`);
   }
 
   const timings = { decode: 0n, decide: 0n, render: 0n };
   for (let i = 0; i < ITERATIONS; i++) {
     const t0 = process.hrtime.bigint();
-    const req = authRequestFromCheck(method.requestDeserialize(frame) as CheckRequestLike)!;
+    const req = authRequestFromCheckBytes(frame)!;
     const t1 = process.hrtime.bigint();
     const decision = await decideAtDoor(runtime, req, 'grpc');
     const t2 = process.hrtime.bigint();
-    method.responseSerialize(checkResponseFor(decision));
+    encodeCheckResponse(decision);
     const t3 = process.hrtime.bigint();
     timings.decode += t1 - t0;
     timings.decide += t2 - t1;
