@@ -33,7 +33,10 @@ export function safeReturnPath(raw: string | null | undefined): string {
     const base = 'https://return.invalid';
     const resolved = new URL(raw, base);
     if (resolved.origin !== base) return '/';
-    return resolved.pathname + resolved.search;
+    // Dot segments are resolved only here: `/.//evil` and `/a/..//evil` become `//evil`, a protocol-relative URL.
+    const path = resolved.pathname;
+    if (path.startsWith('//') || path.startsWith('/\\')) return '/';
+    return path + resolved.search;
   } catch {
     return '/';
   }

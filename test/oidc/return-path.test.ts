@@ -20,6 +20,12 @@ describe('safeReturnPath', () => {
       assert.equal(safeReturnPath(evil), '/', JSON.stringify(evil));
     }
   });
+  test('dot segments that resolve to a protocol-relative URL become /', () => {
+    for (const evil of ['/.//evil', '/a/..//evil', '/..//evil', '/%2e//evil', '/%2E%2E//evil', '/x/%2e%2e//evil', '/./\\evil']) {
+      assert.equal(safeReturnPath(evil), '/', JSON.stringify(evil));
+    }
+    assert.equal(safeReturnPath('/a/./b/../c?x=1'), '/a/c?x=1');
+  });
 });
 
 describe('browser navigation', () => {
