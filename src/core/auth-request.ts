@@ -78,11 +78,39 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
  *   an encoded slash `%2F` or backslash `%5C` stays encoded and so can never
  *   split a segment;
  * - repeated slashes merged;
- * - `.` and `..` segments resolved (never above the root);
- * Returns null when the path is not an absolute path (caller answers 400-like deny).
+ * - `.` and `..` segments resolved (never above the root).
+ * Returns null (the door answers 400) when the path is not an absolute path,
+ * carries a NUL or a control character, or hides a dot segment that another
+ * parser could resolve and we would not (see HIDDEN_DOT_SEGMENT).
  */
 export function normalizePath(rawPath: string): string | null {
   if (!rawPath.startsWith('/')) return null;
+  // One scan decides whether the slow checks run; plain paths skip them.
+  const unusual = UNUSUAL.test(rawPath);
+  if (unusual && CONTROL.test(rawPath)) return null;
+  const resolved = resolvePath(rawPath);
+  return unusual && HIDDEN_DOT_SEGMENT.test(resolved) ? null : resolved;
+}
+
+/** Characters after which a path needs the slow checks: controls, escapes, backslashes, path parameters. */
+// eslint-disable-next-line no-control-regex
+const UNUSUAL = /[\x00-\x1f\x7f%\\;]/;
+/** No HTTP client sends these in a path (Envoy and Node reject them raw); `%00` ends strings in some upstreams. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]|%00/;
+/**
+ * A `.`/`..` segment that survives our resolution but not another parser's:
+ * behind an encoded slash or backslash (`..%2F`, `%5C..`: an upstream that
+ * decodes them resolves it), a literal backslash (`..\`: Envoy's
+ * normalize_path and Windows read it as `/`), or a path parameter (`..;x`:
+ * Tomcat/Jetty strip `;…`). No real route has one; refusing is safer than
+ * guessing which reading the upstream takes. Checked on the resolved path,
+ * where every plain dot segment is already gone.
+ */
+const HIDDEN_DOT_SEGMENT = /(?:\/|%2F|%5C|\\)\.\.?(?=$|\/|%2F|%5C|\\|;)/;
+
+/** Unreserved characters decoded, dot segments resolved, slashes merged. */
+function resolvePath(rawPath: string): string {
   let decoded: string;
   if (rawPath.includes('%')) {
     decoded = rawPath.replace(/%([0-9a-fA-F]{2})/g, (whole, hex: string) => {

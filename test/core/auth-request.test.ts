@@ -18,6 +18,29 @@ describe('normalizePath decides on the path the upstream will serve', () => {
     ['/%61pi', '/api'],
     ['relative', null],
     ['', null],
+    // Dot segments another parser could resolve and we would not: refused (null → 400).
+    ['/public/..%2Fadmin', null],
+    ['/public/..%2fadmin', null],
+    ['/public/%2e%2e%2fadmin', null],
+    ['/public/x%2F..%2Fadmin', null],
+    ['/public/..%5Cadmin', null],
+    ['/public/..\\admin', null],
+    ['/public\\..\\admin', null],
+    ['/public/..;/admin', null],
+    ['/public/.;x/admin', null],
+    ['/public/..;', null],
+    // NUL and controls: no HTTP client sends them.
+    ['/admin%00/x', null],
+    ['/admin/\u0000x', null],
+    ['/admin/\tx', null],
+    // Look alike, but are plain segments everywhere: kept.
+    ['/api/v1/main/flows/f;v=1', '/api/v1/main/flows/f;v=1'],
+    ['/a/.../b', '/a/.../b'],
+    ['/a/..x/b', '/a/..x/b'],
+    ['/.well-known/jwks.json', '/.well-known/jwks.json'],
+    ['/a%2F.b', '/a%2F.b'],
+    ['/a\\b', '/a\\b'],
+    ['/a/%0A', '/a/%0A'],
   ];
   for (const [raw, expected] of cases) {
     test(`${JSON.stringify(raw)} → ${JSON.stringify(expected)}`, () => assert.equal(normalizePath(raw), expected));
