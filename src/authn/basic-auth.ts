@@ -7,8 +7,10 @@
  * 2. Basic turned off → fail `basic_disabled` (a credential was sent: saying
  *    so beats a puzzling "no credentials");
  * 3. malformed header → `basic_bad_credentials`;
- * 4. user name locked → `basic_locked_out` before any password check, so a
- *    lock is never a password oracle;
+ * 4. source address blocked (`authz.source-lockout`) →
+ *    `basic_source_locked_out`, then user name locked → `basic_locked_out`,
+ *    both before the user is looked up or the password checked, so a lock is
+ *    never a password oracle (policy: source-lockout.ts);
  * 5. store down (users or a shared lockout store) → `store_unavailable` (503),
  *    never an allow and never a skipped lock check;
  * 6. unknown user → the same scrypt work against DUMMY_HASH, then the same
@@ -57,6 +59,7 @@ const fail = (reason: AuthnFailureReason, description: string): AuthnResult =>
 const BAD_CREDENTIALS = fail('basic_bad_credentials', 'invalid username or password');
 const MALFORMED = fail('basic_bad_credentials', 'malformed Basic credentials');
 const LOCKED = fail('basic_locked_out', 'too many failed attempts: this account is temporarily locked, try again later');
+const SOURCE_LOCKED = fail('basic_source_locked_out', 'too many failed attempts from this address: try again later');
 const DISABLED = fail('basic_disabled', 'Basic authentication is disabled on this server');
 const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
 
@@ -122,28 +125,31 @@ export class BasicAuthenticator implements Authenticator {
     if (!this.#enabled) return DISABLED;
     if (credentials === null) return MALFORMED;
     const { username } = credentials;
-    const locked = await this.#isLocked(username);
+    const source = this.#lockout.sourceLockout?.groupOf(req.sourceAddress);
+    const locked = await this.#isLocked(username, source);
     if (locked !== false) return locked;
     const cacheKey = this.#cacheKey(credentials);
     // Fast path: a recent success for exactly this password and this stored hash.
     const fast = await this.#lookup(username);
     if (fast === 'down') return STORE_DOWN;
-    if (fast && this.#verified.get(cacheKey) === fast.passwordHash) return this.#success(fast);
-    return this.#oneAtATime(username, () => this.#verify(credentials, cacheKey));
+    if (fast && this.#verified.get(cacheKey) === fast.passwordHash) return this.#success(fast, source);
+    return this.#oneAtATime(username, () => this.#verify(credentials, cacheKey, source));
   }
 
-  async #verify(credentials: Credentials, cacheKey: string): Promise<AuthnResult> {
+  async #verify(credentials: Credentials, cacheKey: string, source: string | undefined): Promise<AuthnResult> {
     const { username, password } = credentials;
-    // Re-checked: the attempts queued before this one may have locked the name.
-    const locked = await this.#isLocked(username);
+    // Re-checked: the attempts queued before this one may have locked the name or blocked the address.
+    const locked = await this.#isLocked(username, source);
     if (locked !== false) return locked;
     const user = await this.#lookup(username);
     if (user === 'down') return STORE_DOWN;
-    if (user && this.#verified.get(cacheKey) === user.passwordHash) return this.#success(user);
+    if (user && this.#verified.get(cacheKey) === user.passwordHash) return this.#success(user, source);
     const matches = await verifyPassword(password, user ? user.passwordHash : DUMMY_HASH);
     if (!user || !matches) {
       try {
-        await this.#lockout.recordFailure(username);
+        // The address counts first; it may have used up its share of this user's threshold (source-lockout.ts).
+        const countsForUser = source === undefined || await this.#lockout.sourceLockout!.recordFailure(source, username);
+        if (countsForUser) await this.#lockout.recordFailure(username);
       } catch {
         // A failure that cannot be counted must not become a free guess: answer as the store being down.
         return STORE_DOWN;
@@ -151,12 +157,13 @@ export class BasicAuthenticator implements Authenticator {
       return BAD_CREDENTIALS;
     }
     this.#verified.set(cacheKey, user.passwordHash);
-    return this.#success(user);
+    return this.#success(user, source);
   }
 
-  async #success(user: UserRecord): Promise<AuthnResult> {
+  async #success(user: UserRecord, source: string | undefined): Promise<AuthnResult> {
     try {
       await this.#lockout.recordSuccess(user.username);
+      if (source !== undefined) await this.#lockout.sourceLockout?.recordSuccess(source, user.username);
     } catch {
       // The password was right and the lock check just passed; a count left behind only errs towards locking.
     }
@@ -171,9 +178,14 @@ export class BasicAuthenticator implements Authenticator {
     return { kind: 'ok', identity };
   }
 
-  /** false, or the answer to give: locked, or the lockout store is down (never "not locked" on error). */
-  async #isLocked(username: string): Promise<false | AuthnResult> {
+  /** false, or the answer to give: address blocked, name locked, or the lockout store is down (never "not locked" on error). */
+  async #isLocked(username: string, source: string | undefined): Promise<false | AuthnResult> {
     try {
+      if (source !== undefined) {
+        const sources = this.#lockout.sourceLockout!;
+        if (await sources.isBlocked(source)) return SOURCE_LOCKED;
+        if (await sources.isUserLockedHere(source, username)) return LOCKED;
+      }
       return (await this.#lockout.isLocked(username)) ? LOCKED : false;
     } catch {
       return STORE_DOWN;

@@ -17,6 +17,9 @@
  * success clears the count (not a lock). The lockout metric is incremented
  * once per lock, by whoever started it.
  */
+import { countLock, type LockScope } from '../observability/lockout-metrics.js';
+import type { SourceLockout } from './source-lockout.js';
+
 export interface LockoutStore {
   /** True while the key is locked. */
   isLocked(key: string): boolean | Promise<boolean>;
@@ -24,6 +27,12 @@ export interface LockoutStore {
   recordFailure(key: string): boolean | Promise<boolean>;
   /** A successful login clears the failure count (a lock, if any, stays). */
   recordSuccess(key: string): void | Promise<void>;
+  /**
+   * Per-address limits that go with this per-user store (`authz.source-lockout`,
+   * attached by openLockoutStore); absent = none. Carried here so every
+   * BasicAuthenticator built from the store (header and login form) applies them.
+   */
+  readonly sourceLockout?: SourceLockout;
 }
 
 /** Validated lockout settings, shared by every implementation. */
@@ -31,6 +40,17 @@ export interface LockoutSettings {
   readonly threshold: number;
   readonly windowMs: number;
   readonly lockMs: number;
+}
+
+/**
+ * What a store does when it starts a lock: count a user lock (the default),
+ * a source-address block, or nothing (a helper store such as the
+ * per-address share of a user's count, source-lockout.ts).
+ */
+export type LockCounting = LockScope | 'none';
+
+export function lockCounter(counting: LockCounting = 'user'): () => void {
+  return counting === 'none' ? () => undefined : () => countLock(counting);
 }
 
 /** Options are checked once, at construction, with an error that names the option. */

@@ -18,8 +18,7 @@
  * first. They are separate so that an attacker spraying made-up user names
  * evicts only other counters, never a lock that protects a real account.
  */
-import { basicAuthLockoutsTotal } from '../observability/metrics.js';
-import { checkOption, lockoutSettings, type LockoutStore } from './lockout-store.js';
+import { checkOption, lockCounter, lockoutSettings, type LockCounting, type LockoutStore } from './lockout-store.js';
 
 export interface LockoutOptions {
   /** Failures within the window that start a lock (≥ 1). */
@@ -32,6 +31,8 @@ export interface LockoutOptions {
   readonly now?: () => number;
   /** Cap on tracked keys, per map (default 100 000). */
   readonly maxKeys?: number;
+  /** Which lock metric a lock started here counts (default: a user lock). */
+  readonly counting?: LockCounting;
 }
 
 interface Counter {
@@ -47,6 +48,7 @@ export class LockoutTracker implements LockoutStore {
   readonly lockMs: number;
   readonly maxKeys: number;
   readonly #now: () => number;
+  readonly #countLock: () => void;
   readonly #counting = new Map<string, Counter>();
   /** key → lock end (ms). */
   readonly #locked = new Map<string, number>();
@@ -55,6 +57,7 @@ export class LockoutTracker implements LockoutStore {
     ({ threshold: this.threshold, windowMs: this.windowMs, lockMs: this.lockMs } = lockoutSettings(options));
     this.maxKeys = checkOption('maxKeys', options.maxKeys ?? DEFAULT_MAX_LOCKOUT_KEYS, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
     this.#now = options.now ?? Date.now;
+    this.#countLock = lockCounter(options.counting);
   }
 
   /** True while the key is locked. An expired lock is forgotten here, so the key starts afresh. */
@@ -85,7 +88,7 @@ export class LockoutTracker implements LockoutStore {
     }
     if (this.lockMs === 0) return false; // counting without locking: nothing to remember
     setCapped(this.#locked, key, now + this.lockMs, this.maxKeys);
-    basicAuthLockoutsTotal.inc();
+    this.#countLock();
     return true;
   }
 

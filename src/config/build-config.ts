@@ -73,6 +73,13 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       windowSeconds: seconds(lockout?.['monitoring-window']) ?? DEFAULTS.lockout.windowSeconds,
       lockSeconds: seconds(lockout?.['lock-duration']) ?? DEFAULTS.lockout.lockSeconds,
     },
+    sourceLockout: {
+      enabled: authz['source-lockout']?.enabled ?? DEFAULTS.sourceLockout.enabled,
+      threshold: authz['source-lockout']?.threshold ?? DEFAULTS.sourceLockout.threshold,
+      windowSeconds: seconds(authz['source-lockout']?.['monitoring-window']) ?? DEFAULTS.sourceLockout.windowSeconds,
+      lockSeconds: seconds(authz['source-lockout']?.['lock-duration']) ?? DEFAULTS.sourceLockout.lockSeconds,
+      exempt: authz['source-lockout']?.exempt ?? DEFAULTS.sourceLockout.exempt,
+    },
     externalUrl: authz['external-url'],
     http: { extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix },
     listen: {

@@ -20,6 +20,9 @@ export const DEFAULTS = {
   groupsClaimPath: 'groups',
   basicAuthEnabled: true,
   lockout: { threshold: 10, windowSeconds: 300, lockSeconds: 1_800 },
+  // Per address: above the per-user threshold (one office behind NAT mistypes more than one user does),
+  // blocked for less than a user lock. Loopback is exempt: there it is a co-located proxy, not a client.
+  sourceLockout: { enabled: true, threshold: 20, windowSeconds: 300, lockSeconds: 900, exempt: ['127.0.0.0/8', '::1/128'] },
   listen: {
     grpc: { host: '0.0.0.0', port: 9191 },
     http: { host: '0.0.0.0', port: 8080 },

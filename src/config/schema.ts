@@ -10,8 +10,16 @@
 import { z } from 'zod';
 import * as f from './schema-fields.js';
 import { algorithms, permissionMap, permissionRequirement, providerName } from './permission-fields.js';
+import { parseCidr } from '../authn/source-address.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
+
+// A list (possibly empty) of IP addresses or CIDRs; the problem names the bad entry by index, never its value.
+const cidrList = f.field((v) => {
+  if (!Array.isArray(v)) return { error: 'must be a list of IP addresses or CIDRs (e.g. [10.0.0.0/8, "2001:db8::/32"])' };
+  const bad = v.findIndex((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined);
+  return bad === -1 ? { value: v as string[] } : { error: `entry ${bad} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` };
+});
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const role = z.strictObject({
@@ -102,6 +110,16 @@ const authz = z.strictObject({
     })
     .optional(),
   'token-cache-size': f.integer(0).optional(),
+  // per-address brute-force limits (src/authn/source-lockout.ts)
+  'source-lockout': z
+    .strictObject({
+      enabled: f.bool.optional(),
+      threshold: f.integer(1).optional(),
+      'monitoring-window': f.duration(1).optional(),
+      'lock-duration': f.duration(1).optional(),
+      exempt: cidrList.optional(),
+    })
+    .optional(),
   log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
 });
 

@@ -146,6 +146,15 @@ export interface Config {
     readonly windowSeconds: number;
     readonly lockSeconds: number;
   };
+  /** `authz.source-lockout`: per-address brute-force limits (src/authn/source-lockout.ts). */
+  readonly sourceLockout: {
+    readonly enabled: boolean;
+    readonly threshold: number;
+    readonly windowSeconds: number;
+    readonly lockSeconds: number;
+    /** CIDRs never blocked per address (default loopback). */
+    readonly exempt: readonly string[];
+  };
   readonly externalUrl?: string;
   /** The HTTP door: `authz.http.ext-authz-prefix` (default /ext_authz), Envoy HTTP ext_authz's path_prefix. */
   readonly http: { readonly extAuthzPrefix: string };

@@ -20,6 +20,7 @@ export const REASONS = {
   token_invalid: { status: 401, allow: false },
   basic_bad_credentials: { status: 401, allow: false },
   basic_locked_out: { status: 401, allow: false },
+  basic_source_locked_out: { status: 401, allow: false },
   basic_disabled: { status: 401, allow: false },
   session_invalid: { status: 401, allow: false },
   session_expired: { status: 401, allow: false },

@@ -46,7 +46,7 @@ export interface EngineServices {
 export function createEngineServices(config: Config, logger: Logger): EngineServices {
   const usersStore = openUsersStore(config.users);
   // Shared in PostgreSQL when the users are (one threshold across replicas), else in memory.
-  const lockout = openLockoutStore(config.lockout, usersStore);
+  const lockout = openLockoutStore(config.lockout, usersStore, config.sourceLockout);
   const { caches: jwks } = reuseJwksCaches(config.bearer);
   const oidcProviders = createOidcProviderCache({ logger });
   const health = new DependencyHealth();

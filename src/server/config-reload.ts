@@ -47,6 +47,7 @@ const RESTART_ONLY: readonly { readonly key: string; readonly of: (c: Config) =>
   { key: 'authz.sessions', of: (c) => c.sessions },
   { key: 'authz.listen', of: (c) => c.listen },
   { key: 'kestra.security.login.failed-attempts', of: (c) => c.lockout },
+  { key: 'authz.source-lockout', of: (c) => c.sourceLockout },
 ];
 
 /** Keys (names only, never values: a store URL can hold a password) whose change needs a restart. */

@@ -19,9 +19,8 @@
  *   answers store_unavailable, never "not locked".
  */
 import { createHash } from 'node:crypto';
-import type { LockoutStore, LockoutSettings } from '../authn/lockout-store.js';
-import { lockoutSettings } from '../authn/lockout-store.js';
-import { basicAuthLockoutsTotal } from '../observability/metrics.js';
+import type { LockCounting, LockoutStore, LockoutSettings } from '../authn/lockout-store.js';
+import { lockCounter, lockoutSettings } from '../authn/lockout-store.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
 export interface PostgresLockoutOptions {
@@ -30,6 +29,14 @@ export interface PostgresLockoutOptions {
   readonly lockSeconds: number;
   /** Clock in ms for tests; default: the database's now(). */
   readonly now?: () => number;
+  /** Which lock metric a lock started here counts (default: a user lock). */
+  readonly counting?: LockCounting;
+  /**
+   * Rows idle this long (and not locked) are purged, seconds; default the
+   * window. Several stores share the table (user names, source addresses),
+   * so each purges only after the longest window of them all.
+   */
+  readonly purgeAfterSeconds?: number;
 }
 
 const PURGE_INTERVAL_MS = 60_000;
@@ -42,6 +49,8 @@ export class PostgresLockoutStore implements LockoutStore {
   readonly #db: PostgresDatabase;
   readonly #now: (() => number) | undefined;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #countLock: () => void;
+  readonly #purgeAfterSeconds: number;
   #lastPurge = 0;
 
   constructor(db: PostgresDatabase, options: PostgresLockoutOptions) {
@@ -50,6 +59,8 @@ export class PostgresLockoutStore implements LockoutStore {
     this.#db = db;
     this.#now = options.now;
     this.#sql = statements(`${db.schema}.kestra_authz_login_failures`);
+    this.#countLock = lockCounter(options.counting);
+    this.#purgeAfterSeconds = Math.max(this.windowMs / 1000, options.purgeAfterSeconds ?? 0);
   }
 
   async isLocked(key: string): Promise<boolean> {
@@ -61,7 +72,7 @@ export class PostgresLockoutStore implements LockoutStore {
     const { rows } = await this.#db.query<{ locked: boolean }>('lockout_failure', this.#sql.failure,
       [storedKey(key), this.threshold, this.windowMs / 1000, this.lockMs / 1000, this.#at()]);
     const started = rows[0]?.locked === true;
-    if (started) basicAuthLockoutsTotal.inc();
+    if (started) this.#countLock();
     this.#purgeNowAndThen();
     return started;
   }
@@ -80,7 +91,7 @@ export class PostgresLockoutStore implements LockoutStore {
     if (now - this.#lastPurge < PURGE_INTERVAL_MS) return;
     this.#lastPurge = now;
     // Not awaited: housekeeping must not slow an answer; a failure is counted by the database wrapper.
-    void this.#db.query('lockout_purge', this.#sql.purge, [this.windowMs / 1000, this.#at()]).catch(() => undefined);
+    void this.#db.query('lockout_purge', this.#sql.purge, [this.#purgeAfterSeconds, this.#at()]).catch(() => undefined);
   }
 }
 

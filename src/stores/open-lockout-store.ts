@@ -2,13 +2,42 @@
  * Picks where lockout state lives, from the users store in use: users in
  * PostgreSQL share their lockout state through the same database (so every
  * replica counts the same failures); any other store keeps it in memory.
+ * The per-address limits (`authz.source-lockout`) live next to the per-user
+ * one, in the same place, and ride along on the returned store.
  */
 import type { LockoutStore } from '../authn/lockout-store.js';
 import { LockoutTracker } from '../authn/lockout.js';
+import { shareSettings, SourceLockout, type SourceLockoutSettings } from '../authn/source-lockout.js';
 import type { Config } from '../config/types.js';
 import { PostgresUsersStore } from './users-postgres.js';
 import type { UsersStore } from './users-store.js';
 
-export function openLockoutStore(lockout: Config['lockout'], usersStore: UsersStore): LockoutStore {
-  return usersStore instanceof PostgresUsersStore ? usersStore.sharedLockout(lockout) : new LockoutTracker(lockout);
+type UserLockoutSettings = Pick<Config['lockout'], 'threshold' | 'windowSeconds' | 'lockSeconds'>;
+
+/** `now` (ms) is for tests: it drives the clock of the in-memory trackers and of PostgreSQL statements. */
+export function openLockoutStore(lockout: UserLockoutSettings, usersStore: UsersStore, source?: SourceLockoutSettings, now?: () => number): LockoutStore {
+  const settings = { threshold: lockout.threshold, windowSeconds: lockout.windowSeconds, lockSeconds: lockout.lockSeconds, ...(now ? { now } : {}) };
+  const shared = usersStore instanceof PostgresUsersStore ? usersStore : undefined;
+  // One table for every kind of key: purge rows only once the longest window of them all is over.
+  const purgeAfterSeconds = Math.max(lockout.windowSeconds, source?.enabled ? source.windowSeconds : 0);
+  const users: LockoutStore = shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : new LockoutTracker(settings);
+  if (!source?.enabled) return users;
+  const sourceSettings = { threshold: source.threshold, windowSeconds: source.windowSeconds, lockSeconds: source.lockSeconds, ...(now ? { now } : {}) };
+  const shareCap = shareSettings(lockout);
+  const share = shareCap && { ...shareCap, ...(now ? { now } : {}) };
+  const sourceLockout = new SourceLockout(source, {
+    sources: shared
+      ? shared.sharedLockout({ ...sourceSettings, counting: 'source', purgeAfterSeconds })
+      : new LockoutTracker({ ...sourceSettings, counting: 'source' }),
+    ...(share ? {
+      perUser: {
+        // A lock of one user for one address is a user lock in the metrics (what Kestra would have counted).
+        locks: shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : new LockoutTracker(settings),
+        shares: shared
+          ? shared.sharedLockout({ ...share, counting: 'none', purgeAfterSeconds })
+          : new LockoutTracker({ ...share, counting: 'none' }),
+      },
+    } : {}),
+  });
+  return Object.assign(users, { sourceLockout });
 }
