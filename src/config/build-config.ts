@@ -124,6 +124,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
     log: { level: authz.log?.level ?? DEFAULTS.logLevel },
+    tracing: buildTracing(authz),
     warnings: ctx.warnings,
   };
 }
@@ -200,6 +201,21 @@ function buildSessions(authz: Authz): SessionsStoreConfig {
     return { store: 'redis', url: sessions.url!, prefix: sessions.prefix ?? DEFAULTS.sessionsPrefix };
   }
   return { store: 'cookie' };
+}
+
+/** Unset endpoint, timeout and service name stay undefined: the OTEL_* variables may supply them (tracing.ts). */
+function buildTracing(authz: Authz): Config['tracing'] {
+  const tracing = authz.tracing;
+  return {
+    enabled: tracing?.enabled ?? false,
+    endpoint: tracing?.otlp?.endpoint,
+    exportHeaders: tracing?.otlp?.headers ?? {},
+    timeoutMs: tracing?.otlp?.timeout,
+    samplerRatio: tracing?.sampler?.ratio ?? DEFAULTS.tracing.samplerRatio,
+    serviceName: tracing?.['service-name'],
+    resourceAttributes: tracing?.['resource-attributes'] ?? {},
+    includeUser: tracing?.['include-user'] ?? false,
+  };
 }
 
 function seconds(ms: number | undefined): number | undefined {

@@ -51,6 +51,14 @@ export const DEFAULTS = {
   } satisfies IdentityHeaderNames,
   tokenCacheSize: 100_000,
   logLevel: 'info',
+  tracing: {
+    // OTLP/HTTP's standard port on the same host: a collector sidecar / DaemonSet agent.
+    endpoint: 'http://127.0.0.1:4318/v1/traces',
+    timeoutMs: 10_000,
+    // Every new trace; traces Envoy started keep Envoy's sampling decision (parent-based).
+    samplerRatio: 1,
+    serviceName: 'kestra-authz',
+  },
 } as const;
 
 /** Default token prefix for a `from: {header}` entry without one. */

@@ -16,11 +16,17 @@ export function kebabKey(key: string): string {
 /**
  * True for maps whose keys are names the operator chose rather than
  * property names: `permissions: {FLOW: [READ]}` (anywhere) and
- * `micronaut.security.oauth2.clients.<name>`. `path` is already normalized.
+ * `micronaut.security.oauth2.clients.<name>`, the tracing resource attributes
+ * and exporter headers. `path` is already normalized.
  */
 export function isDataKeyedMap(path: readonly (string | number)[]): boolean {
   const last = path[path.length - 1];
   if (last === 'permissions') return true;
+  // authz.tracing.resource-attributes / .otlp.headers: attribute and header names as the operator wrote them.
+  if (path[0] === 'authz' && path[1] === 'tracing') {
+    if (path.length === 3 && last === 'resource-attributes') return true;
+    if (path.length === 4 && path[2] === 'otlp' && last === 'headers') return true;
+  }
   return (
     path.length === 4 &&
     path[0] === 'micronaut' &&

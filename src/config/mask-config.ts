@@ -12,6 +12,8 @@ export const MASK = '***';
 
 const SECRET_KEY = /secret|password|passwd|token|credential|private|^key$/i;
 const SECRET_QUERY = /pass|secret|token|key|credential/i;
+/** Maps whose every value is a secret (the collector's auth headers): names shown, values masked. */
+const SECRET_VALUES_MAP = /^exportHeaders$/;
 
 export function maskConfig(config: Config): unknown {
   return mask(config);
@@ -28,6 +30,10 @@ function mask(value: unknown): unknown {
       // Only string / byte values under a secret-sounding key are masked whole:
       // numbers and flags (tokenCacheSize, secrets.ephemeral) carry no secret.
       const secret = SECRET_KEY.test(key) && (typeof child === 'string' || ArrayBuffer.isView(child));
+      if (SECRET_VALUES_MAP.test(key) && typeof child === 'object' && child !== null) {
+        out[key] = Object.fromEntries(Object.keys(child).map((name) => [name, MASK]));
+        continue;
+      }
       out[key] = secret ? MASK : mask(child);
     }
     return out;

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import * as f from './schema-fields.js';
 import { algorithms, permissionMap, permissionRequirement, providerName } from './permission-fields.js';
 import { parseCidr } from '../authn/source-address.js';
+import { tracingSection } from './tracing-fields.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
 
@@ -121,6 +122,7 @@ const authz = z.strictObject({
     })
     .optional(),
   log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
+  tracing: tracingSection.optional(),
 });
 
 const defaultRole = z.object({

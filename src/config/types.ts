@@ -101,6 +101,25 @@ export type UsersStoreConfig =
   | { readonly store: 'file'; readonly file: string }
   | { readonly store: 'postgres'; readonly url: string };
 
+/** `authz.tracing`: an OpenTelemetry span per decision, exported over OTLP/HTTP. */
+export interface TracingConfig {
+  /** Default false: no SDK is loaded and the decision path pays one `if`. */
+  readonly enabled: boolean;
+  /** Collector URL (…/v1/traces); undefined = OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else the default. */
+  readonly endpoint?: string;
+  /** Headers sent to the collector (lower-case names); values are secrets (masked by `config check`). */
+  readonly exportHeaders: Readonly<Record<string, string>>;
+  /** Per-export timeout; undefined = OTEL_EXPORTER_OTLP_TIMEOUT, else 10 s. */
+  readonly timeoutMs?: number;
+  /** Share of new traces sampled (0…1); a parent from Envoy keeps its own sampling decision. */
+  readonly samplerRatio: number;
+  /** service.name; undefined = OTEL_SERVICE_NAME, else kestra-authz. */
+  readonly serviceName?: string;
+  readonly resourceAttributes: Readonly<Record<string, string | number | boolean>>;
+  /** Put the caller's name on spans (personal data: off by default). */
+  readonly includeUser: boolean;
+}
+
 export type SessionsStoreConfig =
   | { readonly store: 'cookie' }
   | { readonly store: 'redis'; readonly url: string; readonly prefix: string };
@@ -185,6 +204,7 @@ export interface Config {
   /** Max verified tokens cached (default 100 000). */
   readonly tokenCacheSize: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly tracing: TracingConfig;
   /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */
   readonly warnings: readonly string[];
 }

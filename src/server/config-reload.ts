@@ -48,6 +48,8 @@ const RESTART_ONLY: readonly { readonly key: string; readonly of: (c: Config) =>
   { key: 'authz.listen', of: (c) => c.listen },
   { key: 'kestra.security.login.failed-attempts', of: (c) => c.lockout },
   { key: 'authz.source-lockout', of: (c) => c.sourceLockout },
+  // The exporter and its batch queue are built once at start (observability/tracing.ts).
+  { key: 'authz.tracing', of: (c) => c.tracing },
 ];
 
 /** Keys (names only, never values: a store URL can hold a password) whose change needs a restart. */

@@ -58,6 +58,18 @@ function authorizationServiceWithWireCodec(service: grpc.ServiceDefinition): grp
   };
 }
 
+/** Trace-context metadata Envoy's ext_authz gRPC client puts on the Check call (its span, not the request's). */
+const TRACE_METADATA = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags'] as const;
+
+function traceContextOf(metadata: grpc.Metadata): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (const name of TRACE_METADATA) {
+    const value = metadata.get(name)[0];
+    if (typeof value === 'string' && value) (found ??= {})[name] = value;
+  }
+  return found;
+}
+
 export async function startGrpcDoor(runtime: Runtime, host: string, port: number): Promise<GrpcDoor> {
   const definition = loadExtAuthzDefinition();
   const service = authorizationServiceWithWireCodec(definition[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition);
@@ -74,7 +86,7 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
         callback(null, BAD_REQUEST);
         return;
       }
-      decideAtDoor(runtime, req, 'grpc').then(
+      decideAtDoor(runtime, req, 'grpc', () => traceContextOf(call.metadata)).then(
         (decision) => callback(null, decision),
         (err: unknown) => {
           // decideAtDoor never rejects; this is a last line of defence. Envoy

@@ -11,6 +11,7 @@ import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
 import { errorDenial } from '../core/respond.js';
 import { decisionDuration, decisionsTotal } from '../observability/metrics.js';
+import type { DecisionTracer } from '../observability/tracing.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
 
@@ -19,13 +20,27 @@ export interface Runtime {
   readonly logger: Logger;
   /** True once config and stores are ready; drives gRPC health and /readyz. */
   ready: boolean;
+  /** Decision spans (authz.tracing); undefined when tracing is off, the default. */
+  readonly tracer?: DecisionTracer;
 }
 
 const NS_PER_S = 1e9;
 
-/** Decides, never throws: an unexpected failure becomes a 500 denial (never an allow). */
-export async function decideAtDoor(runtime: Runtime, req: AuthRequest, mode: DoorMode): Promise<Decision> {
+/**
+ * Decides, never throws: an unexpected failure becomes a 500 denial (never an allow).
+ * `callTrace` gives the trace context of the call itself when the door has
+ * one apart from the request's headers (Envoy sends its own span's context as
+ * gRPC metadata of the Check call); only read when tracing is on.
+ */
+export async function decideAtDoor(
+  runtime: Runtime,
+  req: AuthRequest,
+  mode: DoorMode,
+  callTrace?: () => Readonly<Record<string, string>> | undefined,
+): Promise<Decision> {
   const started = process.hrtime.bigint();
+  const tracer = runtime.tracer;
+  const span = tracer === undefined ? undefined : tracer.startDecision(req, mode, callTrace?.());
   let decision: Decision;
   try {
     decision = await runtime.engine.decide(req);
@@ -37,6 +52,7 @@ export async function decideAtDoor(runtime: Runtime, req: AuthRequest, mode: Doo
   decisionDuration.labels(mode).observe(seconds);
   decisionsTotal.labels(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode).inc();
   logDecision(runtime.logger, req, decision, mode);
+  if (tracer !== undefined) tracer.endDecision(span, req, decision);
   return decision;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
+import { createDecisionTracer } from '../observability/tracing.js';
 import { createEngineServices, buildEngine, type EngineServices } from './build-engine.js';
 import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
 import { startHttpDoor, type HttpDoor } from './http-door.js';
@@ -33,8 +34,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const logger = options.logger ?? createLogger(config.log.level);
   for (const warning of config.warnings) logger.warn({ source: config.source }, warning);
 
+  // Before anything that needs closing: with tracing off this loads nothing and returns undefined.
+  const tracer = await createDecisionTracer(config.tracing, logger, {
+    version: options.version,
+    currentConfig: () => runtime.engine.config,
+  });
   const services = createEngineServices(config, logger);
-  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false };
+  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false, tracer };
   configReloadsTotal.labels('success').inc();
   configLastReloadSuccess.set(Date.now() / 1000);
   buildInfo.labels(options.version ?? 'dev', process.version).set(1);
@@ -64,6 +70,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   } catch (err) {
     await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
     await services.close();
+    await tracer?.shutdown();
     throw err;
   }
   logger.info({
@@ -85,6 +92,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
       grpcDoor?.setServing(false);
       await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
       await services.close();
+      // The last decisions' spans; bounded by the export timeout when the collector is away.
+      await tracer?.shutdown();
       logger.flush?.();
     },
   };

@@ -28,7 +28,8 @@ export interface CheckResponseJs {
 const CALL_DEADLINE_MS = 15_000;
 
 export interface AuthzClient {
-  check(request: unknown): Promise<CheckResponseJs>;
+  /** `metadata`: gRPC metadata of the call itself (Envoy sends its span's trace context there). */
+  check(request: unknown, metadata?: Readonly<Record<string, string>>): Promise<CheckResponseJs>;
   health(service?: string): Promise<string>;
   close(): void;
 }
@@ -50,9 +51,11 @@ export function createAuthzClient(port: number): AuthzClient {
 
   return {
     // A deadline on every call: a server that went away fails the test instead of hanging it.
-    check: (request) => new Promise((resolve, reject) => {
-      (client as unknown as { Check: (r: unknown, o: grpc.CallOptions, cb: (e: Error | null, v: CheckResponseJs) => void) => void })
-        .Check(request, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, value) => (err ? reject(err) : resolve(value)));
+    check: (request, metadata = {}) => new Promise((resolve, reject) => {
+      const md = new grpc.Metadata();
+      for (const [name, value] of Object.entries(metadata)) md.set(name, value);
+      (client as unknown as { Check: (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: Error | null, v: CheckResponseJs) => void) => void })
+        .Check(request, md, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, value) => (err ? reject(err) : resolve(value)));
     }),
     health: (service = '') => new Promise((resolve, reject) => {
       (healthClient as unknown as { Check: (r: unknown, o: grpc.CallOptions, cb: (e: Error | null, v: { status: string }) => void) => void })
