@@ -10,12 +10,38 @@ client.collectDefaultMetrics({ register: registry });
 
 const P = 'kestra_authz_';
 
+type DecisionLabels = { result: string; reason: string; mode: string };
+
+/**
+ * Decisions are counted on every request, and prom-client's
+ * labels(...).inc() builds and hashes the label set each time. The hot path
+ * (countDecision) bumps a plain number per label set instead; the counter
+ * takes the pending counts in its collect hook, which prom-client runs before
+ * every read (a scrape, or get()). Label values are closed sets (result,
+ * registered reason codes, door), so the map is bounded.
+ */
+const pendingDecisions = new Map<string, { readonly labels: DecisionLabels; count: number }>();
+
 export const decisionsTotal = new client.Counter({
   name: `${P}decisions_total`,
   help: 'Authorization decisions by result (allow|deny|error), reason code and door (grpc|http|cli).',
   labelNames: ['result', 'reason', 'mode'] as const,
   registers: [registry],
+  collect() {
+    for (const pending of pendingDecisions.values()) {
+      if (pending.count === 0) continue;
+      this.inc(pending.labels, pending.count);
+      pending.count = 0;
+    }
+  },
 });
+
+export function countDecision(result: 'allow' | 'deny' | 'error', reason: string, mode: string): void {
+  const key = `${result} ${reason} ${mode}`;
+  const pending = pendingDecisions.get(key);
+  if (pending) pending.count++;
+  else pendingDecisions.set(key, { labels: { result, reason, mode }, count: 1 });
+}
 
 export const decisionDuration = new client.Histogram({
   name: `${P}decision_duration_seconds`,

@@ -12,7 +12,7 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { Decision } from '../core/decision.js';
 import { authRequestFromCheckBytes } from './check-request-wire.js';
 import { encodeCheckResponse } from './check-response-wire.js';
-import { decideAtDoor, errorSummary, type Runtime } from './runtime.js';
+import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
 
 export interface GrpcDoor {
   readonly port: number;
@@ -20,8 +20,8 @@ export interface GrpcDoor {
   close(): Promise<void>;
 }
 
-/** Same answer for every CheckRequest without usable HTTP attributes: encoded once. */
-const BAD_REQUEST = encodeCheckResponse(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes'));
+/** Same answer for every CheckRequest without usable HTTP attributes or path: encoded once. */
+const BAD_REQUEST = encodeCheckResponse(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes, or its path is not absolute, is ambiguous or carries a control character'));
 
 /**
  * What the Check deserializer hands the handler for a CheckRequest without
@@ -83,6 +83,7 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
     Check: (call: grpc.ServerUnaryCall<CheckInput, CheckAnswer>, callback: grpc.sendUnaryData<CheckAnswer>) => {
       const req = call.request;
       if ('unusable' in req) {
+        countDoorRefusal('grpc', 'bad_request');
         callback(null, BAD_REQUEST);
         return;
       }

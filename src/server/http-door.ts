@@ -19,7 +19,7 @@ import type { Config } from '../config/types.js';
 import { BodyReadError, readBoundedBody } from './http-body.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
 import { writeDecision, writeDoorError } from './http-response.js';
-import { decideAtDoor, errorSummary, type Runtime } from './runtime.js';
+import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
 
 export const DEFAULT_EXT_AUTHZ_PREFIX = '/ext_authz';
 
@@ -82,13 +82,15 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
     const settings = settingsFor(runtime.engine.config);
     const question = questionFrom(req, settings.extAuthzPrefix);
     if (!question) {
+      countDoorRefusal('http', 'bad_request');
       writeDoorError(res, 'bad_request', 'the forwarded request is not a valid HTTP request', '');
       return;
     }
     ctx.requestId = question.requestId;
     let authRequest = authRequestFor(question, '');
     if (!authRequest) {
-      writeDoorError(res, 'bad_request', 'the request path is not an absolute path', question.requestId);
+      countDoorRefusal('http', 'bad_request');
+      writeDoorError(res, 'bad_request', 'the request path is not absolute, is ambiguous (a dot segment behind %2F, %5C, \\ or ;) or carries a control character', question.requestId);
       return;
     }
     const own = isOwnEndpoint(authRequest.path);

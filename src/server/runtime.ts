@@ -10,7 +10,7 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
 import { errorDenial } from '../core/respond.js';
-import { decisionDuration, decisionsTotal } from '../observability/metrics.js';
+import { countDecision, decisionDuration } from '../observability/metrics.js';
 import type { DecisionTracer } from '../observability/tracing.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
@@ -25,6 +25,13 @@ export interface Runtime {
 }
 
 const NS_PER_S = 1e9;
+
+/** One label object per door, made once (prom-client would build one per observation from labels()). */
+const DURATION_LABELS: Readonly<Record<DoorMode, { mode: DoorMode }>> = {
+  grpc: Object.freeze({ mode: 'grpc' }),
+  http: Object.freeze({ mode: 'http' }),
+  cli: Object.freeze({ mode: 'cli' }),
+};
 
 /**
  * Decides, never throws: an unexpected failure becomes a 500 denial (never an allow).
@@ -49,11 +56,20 @@ export async function decideAtDoor(
     decision = errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused');
   }
   const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
-  decisionDuration.labels(mode).observe(seconds);
-  decisionsTotal.labels(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode).inc();
+  decisionDuration.observe(DURATION_LABELS[mode], seconds);
+  countDecision(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode);
   logDecision(runtime.logger, req, decision, mode);
   if (tracer !== undefined) tracer.endDecision(span, req, decision);
   return decision;
+}
+
+/**
+ * A door's own refusal of a request it cannot turn into an AuthRequest (no
+ * HTTP attributes, a path that is not absolute or is ambiguous): never
+ * decided, but counted with the decisions so a flood of them shows.
+ */
+export function countDoorRefusal(mode: DoorMode, reason: 'bad_request'): void {
+  countDecision('deny', reason, mode);
 }
 
 /** Error name/code/message only — never the stack's arguments or a request value. */

@@ -13,6 +13,7 @@ import { createUsersWithCli } from '../helpers/cli-users.js';
 import { expectAllowed as allowed, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { headerOf, type CheckResponseJs } from '../helpers/grpc-client.js';
+import { metricValue } from '../helpers/metric-value.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 
 function configYaml(dir: string, issuer: TokenIssuer): string {
@@ -178,9 +179,14 @@ describe('gRPC Check door', () => {
     assert.equal(denied(res).status, 401);
   });
 
-  test('a CheckRequest without HTTP attributes is a 400 denial and the server stays up', async () => {
+  test('a CheckRequest without HTTP attributes is a 400 denial, counted, and the server stays up', async () => {
+    const refused = { result: 'deny', reason: 'bad_request', mode: 'grpc' };
+    const before = await metricValue('kestra_authz_decisions_total', refused);
     const res = await door.client.check({});
     assert.equal(denied(res).status, 400);
+    const ambiguous = await door.client.check(envoyCheckRequest({ path: '/public/..%2Fadmin/x' }));
+    assert.equal(denied(ambiguous).status, 400);
+    assert.equal(await metricValue('kestra_authz_decisions_total', refused), before + 2);
     assert.equal(await door.client.health(''), 'SERVING');
   });
 
