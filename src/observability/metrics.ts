@@ -7,6 +7,12 @@ import client from 'prom-client';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
+// prom-client's three `*_total` gauges break the exposition conventions
+// (`promtool check metrics`: "non-counter metrics should not have _total
+// suffix") and only repeat sum(nodejs_active_handles) etc., so they go.
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  registry.removeSingleMetric(name);
+}
 
 const P = 'kestra_authz_';
 

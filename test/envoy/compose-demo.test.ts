@@ -65,10 +65,12 @@ describe('docker-compose.yml', async () => {
     });
   });
 
-  test('has the five services; only Envoy and the Keycloak login page are published', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['envoy', 'kestra', 'kestra-authz', 'keycloak', 'redis']);
+  test('has the seven services; Envoy and the Keycloak login page are published, Prometheus and Grafana on loopback only', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), ['envoy', 'grafana', 'kestra', 'kestra-authz', 'keycloak', 'prometheus', 'redis']);
     assert.deepEqual(compose.services.envoy.ports, ['10000:10000']);
     assert.deepEqual(compose.services.keycloak.ports, ['8088:8088']);
+    assert.deepEqual(compose.services.prometheus.ports, ['127.0.0.1:9090:9090']);
+    assert.deepEqual(compose.services.grafana.ports, ['127.0.0.1:3000:3000']);
     for (const name of ['kestra', 'kestra-authz', 'redis']) assert.equal(compose.services[name].ports, undefined, name);
     assert.ok(compose.services.envoy.volumes.includes('./envoy/envoy.yaml:/etc/envoy/envoy.yaml:ro'));
     assert.equal(compose.services['kestra-authz'].build, '.');
