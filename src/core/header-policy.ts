@@ -87,7 +87,8 @@ export function upstreamHeadersFor(
   const remove = policy.identityHeaders.filter((h) => !setNames.has(h));
   const cookie = cookieHeaderWithoutOwn(policy, cookieHeader);
   if (cookie === null) remove.push('cookie');
-  else if (cookie !== undefined) set.push(['cookie', cookie]);
+  // The client's own cookies, but rewritten by us: a CR/LF/NUL in them (possible from a non-Envoy gRPC caller) must not reach a header we set.
+  else if (cookie !== undefined) set.push(['cookie', headerSafe(cookie)]);
   set.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   remove.sort();
   return { set, remove };
