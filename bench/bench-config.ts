@@ -16,6 +16,8 @@ export interface BenchConfigInit {
   readonly dir: string;
   readonly jwksUri: string;
   readonly tokenCacheSize: number;
+  /** Turn Basic authentication on (users from `users.yaml` in `dir`, which the caller writes). Default off. */
+  readonly basicAuth?: boolean;
 }
 
 /** Writes the config file and returns its path. */
@@ -29,7 +31,7 @@ kestra:
     oidc:
       groups-claim-path: groups
     basic-auth:
-      enabled: false
+      enabled: ${init.basicAuth === true}
 authz:
   listen: { grpc: 127.0.0.1:0, http: 127.0.0.1:0, management: 127.0.0.1:0 }
   bearer:

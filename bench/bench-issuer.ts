@@ -25,7 +25,7 @@ const MIN_REMAINING_S = 7 * 24 * 3600;
 /** Signatures in flight while minting (WebCrypto signs on libuv's thread pool). */
 const MINT_PARALLELISM = 32;
 
-interface StoredKey {
+export interface StoredKey {
   readonly kid: string;
   readonly privateJwk: JWK;
 }
@@ -48,7 +48,8 @@ export interface BenchIssuer {
   stop(): Promise<void>;
 }
 
-async function loadOrCreateKey(resultsDir: string): Promise<StoredKey> {
+/** The issuer's one signing key (made on first use, then read back), for tools that mint tokens in bulk. */
+export async function loadOrCreateKey(resultsDir: string): Promise<StoredKey> {
   const file = join(resultsDir, 'issuer-key.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as StoredKey;
   const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });

@@ -11,6 +11,7 @@
  *     [--connections 4] [--streams 32] [--rps R] [--unique-tokens 20000]
  *     [--token-cache-size 1000] [--only null,cached,unique] [--h2load false]
  *     [--wait-idle 30]   (seconds to wait for other processes to go quiet before each scenario)
+ *     [--generator raw|http2]   (load generator; default raw with --rps, http2 in closed loop)
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ const FLAGS = {
   only: { kind: 'string' },
   h2load: { kind: 'boolean' },
   'wait-idle': { kind: 'number', min: 0, max: 600 },
+  generator: { kind: 'string' },
 } as const;
 
 /** Mints (or reads back) the tokens, writes the frames files; returns the scenarios asked for. */
@@ -86,6 +88,10 @@ async function main(): Promise<void> {
     throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --unique-tokens must exceed --token-cache-size, or the unique scenario would hit the cache');
   }
   const rps = typeof flags.rps === 'number' ? flags.rps : undefined;
+  // Open loop needs a generator whose own GC does not delay sends: the raw one. Closed loop keeps
+  // grpc-load by default so its numbers stay comparable with the results recorded so far.
+  const generator = flag(flags, 'generator', rps === undefined ? 'http2' : 'raw');
+  if (generator !== 'raw' && generator !== 'http2') throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --generator must be raw or http2');
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const children = new ChildProcesses();
@@ -113,6 +119,7 @@ async function main(): Promise<void> {
       warmupS: flag(flags, 'warmup', 3),
       durationS: flag(flags, 'duration', 10),
       rps,
+      generator,
       // h2load has no fixed-rate mode comparable to the open loop.
       h2load: flag(flags, 'h2load', true) && h2loadInstalled() && rps === undefined,
       waitIdleS: flag(flags, 'wait-idle', 30),
@@ -140,7 +147,8 @@ async function main(): Promise<void> {
       `Check benchmark — ${machine.date}`,
       `machine: ${machine.nproc} vCPU, ${machine.cpu}, node ${machine.node}, load average at start ${machine.loadavgAtStart.join(' ')}`,
       `command: ${machine.command}`,
-      `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`}, ${settings.connections} connections × ${settings.streams} streams, `
+      `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by ${generator === 'raw' ? 'raw-h2-client' : 'grpc-load'}, `
+        + `${settings.connections} connections × ${settings.streams} streams, `
         + `warm-up ${settings.warmupS} s, measured ${settings.durationS} s${repeat > 1 ? `, ${repeat} rounds` : ''}; `
         + `server on core ${SERVER_CORE}, load on core ${LOAD_CORE}${children.pinned ? '' : ' (NOT pinned)'}`,
       '',

@@ -1,7 +1,9 @@
 /**
  * One scenario, once: start its server on the server core, check with a real
- * grpc-js client that its requests are allowed, load it with grpc-load (and
- * h2load when asked) on the load core, stop the server — always, by pid.
+ * grpc-js client that its requests are allowed, load it with the chosen
+ * generator — raw-h2-client (HTTP/2 by hand on node:net) or grpc-load
+ * (node:http2) — (and h2load when asked) on the load core, stop the server —
+ * always, by pid.
  */
 import { join } from 'node:path';
 import { ChildProcesses } from './child-processes.js';
@@ -14,10 +16,11 @@ import { waitForIdleMachine } from './proc-cpu.js';
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
 /**
- * Closed loop: the generator allocates per request and a larger young
+ * Closed loop: grpc-load allocates per request and a larger young
  * generation cuts its GC time by half (measured: ~13k → ~18k Check/s against
  * the null server). Open loop: node's default keeps its GC pauses — which
- * show up as send lag — shorter. The servers always keep node's defaults.
+ * show up as send lag — shorter. raw-h2-client allocates next to nothing per
+ * request and runs with node's defaults. The servers always keep node's defaults.
  */
 const CLOSED_LOOP_NODE_FLAGS = ['--max-semi-space-size=64'];
 
@@ -41,6 +44,8 @@ export interface LoadSettings {
   readonly warmupS: number;
   readonly durationS: number;
   readonly rps?: number;
+  /** `raw`: raw-h2-client.js (node:net, hand-made HTTP/2); `http2`: grpc-load.js (node:http2). */
+  readonly generator: 'raw' | 'http2';
   readonly h2load: boolean;
   /** Seconds to wait for an idle machine before each scenario (0 = don't). */
   readonly waitIdleS: number;
@@ -64,8 +69,11 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
     const ready = await children.jsonLine(server, isReady, 20_000);
     await expectAllowed(ready.grpcPort, scenario.samples);
 
-    const generator = children.start('grpc-load', LOAD_CORE, process.execPath, [
-      ...(settings.rps === undefined ? CLOSED_LOOP_NODE_FLAGS : []), join(settings.programs, 'grpc-load.js'),
+    const [generatorName, generatorFlags] = settings.generator === 'raw'
+      ? ['raw-h2-client', []]
+      : ['grpc-load', settings.rps === undefined ? CLOSED_LOOP_NODE_FLAGS : []];
+    const generator = children.start(generatorName, LOAD_CORE, process.execPath, [
+      ...generatorFlags, join(settings.programs, `${generatorName}.js`),
       '--port', String(ready.grpcPort), '--frames', scenario.framesFile,
       '--connections', String(settings.connections), '--streams', String(settings.streams),
       '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
@@ -74,7 +82,8 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
     ]);
     const load = await children.jsonLine(generator, isLoadResult, (settings.warmupS + settings.durationS + 30) * 1000);
     await children.stop(generator);
-    log(`  grpc-load: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`);
+    log(`  ${generatorName}: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`
+      + (load.sendLagP99Ms === null ? '' : `, send lag p99 ${load.sendLagP99Ms} ms`));
 
     if (!settings.h2load || scenario.h2loadBody === undefined) return { load };
     const h2load = await runH2load(children, {
