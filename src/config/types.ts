@@ -201,7 +201,7 @@ export interface Config {
   /** Claims tried in order for an identity's name (default [preferred_username, email]). */
   readonly userClaims: readonly string[];
   readonly headers: IdentityHeaderNames;
-  /** Max verified tokens cached (default 100 000). */
+  /** Max verified tokens cached (default 10 000). */
   readonly tokenCacheSize: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly tracing: TracingConfig;

@@ -8,6 +8,7 @@ import type { AuthRequest } from './auth-request.js';
 import { deniedDecision, NO_HEADERS, type Decision, type HeaderPair } from './decision.js';
 import type { HeaderPolicy } from './header-policy.js';
 import { cookieHeaderWithoutOwn, upstreamHeadersFor } from './header-policy.js';
+import { LRUCache } from 'lru-cache';
 import type { Identity } from './identity.js';
 import { REASONS, type ReasonCode } from './reasons.js';
 
@@ -39,18 +40,25 @@ interface AllowParts {
 
 /** Distinct (rule, tenant) answers remembered per identity; a tenant comes from the URL, so this is bounded. */
 const MAX_PARTS_PER_IDENTITY = 16;
+/**
+ * Identities whose parts are remembered: the busy ones. Bounded apart from
+ * the token cache, so that a flood of distinct valid tokens (each remembered
+ * once, never reused) costs this memo nothing beyond these entries.
+ */
+const MAX_REMEMBERED_IDENTITIES = 4096;
 
 /**
  * A cached token's identity is one object for as long as the token cache
  * keeps it, and every request it makes to the same rule gets the same
- * identity headers and metadata. Remembering those parts (frozen, keyed
- * weakly by the identity object) saves rebuilding them per request, and
- * lets the gRPC door reuse the encoded answer (check-response-wire.ts keys
- * its own memo by these very objects). Requests whose cookie header must be
- * rewritten, or that add response headers, are never memoized.
+ * identity headers and metadata. Remembering those parts (frozen, by
+ * identity object, least recently used first out) saves rebuilding them per
+ * request, and lets the gRPC door reuse the encoded answer
+ * (check-response-wire.ts keys its own memo by these very objects). Requests
+ * whose cookie header must be rewritten, or that add response headers, are
+ * never memoized.
  */
 export class AllowPartsMemo {
-  readonly #byIdentity = new WeakMap<Identity, Map<string, AllowParts>>();
+  readonly #byIdentity = new LRUCache<Identity, Map<string, AllowParts>>({ max: MAX_REMEMBERED_IDENTITIES });
 
   get(identity: Identity, key: string): AllowParts | undefined {
     return this.#byIdentity.get(identity)?.get(key);

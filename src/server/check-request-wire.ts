@@ -7,9 +7,13 @@
  * toObject — about a third of a cached-token Check's CPU. This reader walks
  * the same wire format with protobufjs's Reader, keeps method, path, host,
  * scheme, id, headers (map or `header_map`), body and the source address, and
- * skips everything else unread. The result equals `authRequestFromCheck` of
- * proto-loader's decode (test/server/check-request-wire.test.ts proves it on
- * Envoy-shaped and random requests).
+ * skips everything else unread. For every valid encoding the result equals
+ * `authRequestFromCheck` of proto-loader's decode
+ * (test/server/check-wire-codec.test.ts proves it on Envoy-shaped and random
+ * requests). Damaged frames may read differently: fields it does not use are
+ * skipped, not validated, and a nested message sent twice is merged as the
+ * protobuf spec says (protobufjs keeps the last) — never anything the
+ * request did not carry (test/fuzz checks every allow against its credential).
  *
  * Field numbers are Envoy's (envoy/service/auth/v3/attribute_context.proto,
  * envoy/config/core/v3/{address,base}.proto in @grpc/grpc-js-xds).
@@ -182,7 +186,7 @@ function headerNameAt(r: Reader, end: number, fields: CheckHttpFields): string {
     if (same) return nameStrings[slot]!;
   }
   const name = utf8(buf, start, stop);
-  nameBytes[slot] = Buffer.from(buf.subarray(start, stop));
+  nameBytes[slot] = Buffer.from(buf.subarray(start, stop).buffer.slice(buf.byteOffset + start, buf.byteOffset + stop)); // own memory, not a pool slice
   nameStrings[slot] = name;
   return name;
 }

@@ -12,6 +12,7 @@
  * envoy/config/core/v3/base.proto, google/rpc/status.proto,
  * google/protobuf/struct.proto).
  */
+import { LRUCache } from 'lru-cache';
 import protobuf from 'protobufjs/minimal.js';
 import type { Decision, HeaderPair } from '../core/decision.js';
 import { APPEND_IF_EXISTS_OR_ADD, OVERWRITE_IF_EXISTS_OR_ADD, RPC_OK, rpcCodeFor } from './check-response.js';
@@ -83,16 +84,18 @@ interface EncodedAllow {
  * Encoded allows by their (frozen, remembered) upstream header list: the
  * respond stage hands the same objects to every request of one cached
  * identity on one rule (AllowPartsMemo), so the bytes are the same too.
- * Keyed weakly: an entry lives exactly as long as the core remembers its parts.
+ * Bounded like that memo, least recently used first out.
  */
-const encodedAllows = new WeakMap<readonly HeaderPair[], EncodedAllow>();
+const encodedAllows = new LRUCache<readonly HeaderPair[], EncodedAllow>({ max: 4096 });
 
 /** The serialized CheckResponse for a Decision. */
 export function encodeCheckResponse(decision: Decision): Uint8Array {
   if (!decision.allow || decision.responseHeaders.length !== 0 || !Object.isFrozen(decision.upstreamHeaders)) return encode(decision);
   const known = encodedAllows.get(decision.upstreamHeaders);
   if (known && known.remove === decision.upstreamHeadersToRemove && known.metadata === decision.metadata) return known.bytes;
-  const bytes = encode(decision);
+  // A copy of its own: the encoder's bytes are a slice of Buffer's shared 8 KB pool, and
+  // keeping a slice would keep the whole pool chunk alive with it.
+  const bytes = new Uint8Array(encode(decision));
   encodedAllows.set(decision.upstreamHeaders, { remove: decision.upstreamHeadersToRemove, metadata: decision.metadata, bytes });
   return bytes;
 }

@@ -49,7 +49,7 @@ describe('maskConfig', () => {
     assert.equal(view.oidc.providers[0]!.clientId, 'kestra');
     assert.equal(view.users.url, 'postgres://kestra:***@db:5432/authz?sslmode=require&password=***');
     assert.equal(view.sessions.url, 'redis://:***@cache:6379/0');
-    assert.equal(view.tokenCacheSize, 100_000);
+    assert.equal(view.tokenCacheSize, 10_000);
     // JSON round trip works (config check prints it)
     assert.deepEqual(JSON.parse(json), masked);
   });

@@ -123,7 +123,7 @@ describe('SPEC.md example config', () => {
       groups: 'x-kestra-groups',
       tenant: 'x-kestra-tenant',
     });
-    assert.equal(config.tokenCacheSize, 100_000);
+    assert.equal(config.tokenCacheSize, 10_000);
     assert.deepEqual(config.log, { level: 'info' });
   });
 
