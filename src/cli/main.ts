@@ -4,6 +4,7 @@
  */
 import { AuthzError, ConfigError } from '../core/errors.js';
 import { runConfigCheck } from './config-check-command.js';
+import { runConfigReference } from './config-reference-command.js';
 import { runExplain } from './explain-command.js';
 import { runServe } from './serve-command.js';
 import { runUsersCli } from './users-cli.js';
@@ -23,6 +24,7 @@ export const USAGE = `kestra-authz — Envoy external authorization for Kestra a
 Usage:
   kestra-authz serve [--config FILE]
   kestra-authz config check [--config FILE]
+  kestra-authz config reference [--readme FILE]
   kestra-authz auths users create --username U --password P [--admin] [--tenant T] [--groups a,b] [--if-not-exists]
   kestra-authz auths users create U [P] [--admin] [--tenant T] [--groups a,b] [--if-not-exists]
   kestra-authz auths users list | delete U | set-password U [P]
@@ -41,7 +43,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return await runServe(rest, io);
       case 'config':
         if (rest[0] === 'check') return await runConfigCheck(rest.slice(1), io);
-        io.stderr(`unknown config subcommand "${rest[0] ?? ''}" (expected: config check)`);
+        if (rest[0] === 'reference') return await runConfigReference(rest.slice(1), io);
+        io.stderr(`unknown config subcommand "${rest[0] ?? ''}" (expected: config check | config reference)`);
         return 2;
       case 'auths':
         if (rest[0] === 'users') return await runUsersCli(rest.slice(1), io);

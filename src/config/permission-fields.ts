@@ -32,7 +32,7 @@ export const permissionMap = field((v) => {
     out[key] = names;
   }
   return { value: out };
-});
+}, 'map RESOURCE: [ACTIONS]');
 
 /** `FLOW:READ`, `flow:read` or `FLOW:*` → upper-case `RESOURCE:ACTION`. */
 export const permissionRequirement = field((v) => {
@@ -42,7 +42,7 @@ export const permissionRequirement = field((v) => {
     return { error: 'must be RESOURCE:ACTION or RESOURCE:*, e.g. FLOW:READ' };
   }
   return { value: `${resource!.toUpperCase()}:${action!.toUpperCase()}` };
-});
+}, 'RESOURCE:ACTION');
 
 /** Asymmetric JWS algorithms only: a bearer token is verified with the issuer's public keys. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -67,7 +67,7 @@ export const algorithms = field((v) => {
     if (!out.includes(known)) out.push(known);
   }
   return { value: out };
-});
+}, 'list of JWS algorithms');
 
 /** OIDC client / provider name: it appears in `/oauth/login/<name>`. */
 export const providerName = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

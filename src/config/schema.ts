@@ -20,7 +20,7 @@ const cidrList = f.field((v) => {
   if (!Array.isArray(v)) return { error: 'must be a list of IP addresses or CIDRs (e.g. [10.0.0.0/8, "2001:db8::/32"])' };
   const bad = v.findIndex((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined);
   return bad === -1 ? { value: v as string[] } : { error: `entry ${bad} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` };
-});
+}, 'list of IPs / CIDRs');
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const role = z.strictObject({
@@ -161,7 +161,7 @@ const prompt = f.field((v) => {
   return words.length && words.every((w) => PROMPTS.has(w))
     ? { value: words.join(' ') }
     : { error: 'must be none, login, consent or select_account (several separated by spaces)' };
-});
+}, 'none | login | consent | select_account (space-separated)');
 
 const oidcClient = z.object({
   'client-id': f.text.optional(),

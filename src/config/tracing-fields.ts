@@ -25,7 +25,7 @@ export const ratio = f.field((v) => {
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 1
     ? { value: n }
     : { error: 'must be a number from 0 to 1 (e.g. 0.1 samples one new trace in ten)' };
-});
+}, 'number 0…1');
 
 /** `{ authorization: "Bearer …", x-api-key: … }` → lower-case names; values are strings and never echoed. */
 export const headerMap = f.field((v) => {
@@ -39,7 +39,7 @@ export const headerMap = f.field((v) => {
     out[key] = String(value);
   }
   return { value: out };
-});
+}, 'map header: value');
 
 /** Resource attributes: `{ deployment.environment.name: prod, k8s.cluster.name: eu-1 }`; scalar values only. */
 export const attributeMap = f.field((v) => {
@@ -53,7 +53,7 @@ export const attributeMap = f.field((v) => {
     out[key] = value;
   }
   return { value: out };
-});
+}, 'map name: value');
 
 export const tracingSection = z.strictObject({
   enabled: f.bool.optional(),

@@ -1,0 +1,192 @@
+/**
+ * One line per configuration key, for the generated reference
+ * (config-reference.ts explains why this is a map and how it is kept
+ * complete). Keys are the paths config-reference.ts derives from the schema:
+ * `[]` for every entry of a list, `<name>` for an operator-chosen name.
+ * Defaults are taken from DEFAULTS wherever a value lives there, so a
+ * changed default changes the documentation with it.
+ */
+import { DEFAULTS } from './config-defaults.js';
+
+export interface KeyDoc {
+  /** One line: what the key does. */
+  readonly text: string;
+  /** The value used when the key is absent, written as it would be in the file. */
+  readonly default?: string;
+  /** When the default is not one value ("derived from …"); prose. */
+  readonly defaultNote?: string;
+}
+
+/** 86400 → `1d`, 300 → `5m`, 30 → `30s`: the shortest exact duration form the loader accepts. */
+function duration(seconds: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return Number.isInteger(seconds) ? `${seconds}s` : `${seconds * 1000}ms`;
+}
+
+// YAML flow list; entries with a `:` (IPv6) quoted.
+const list = (values: readonly string[]): string => `[${values.map((v) => (v.includes(':') ? JSON.stringify(v) : v)).join(', ')}]`;
+const hostPort = (hp: { readonly host: string; readonly port: number }): string => `${hp.host}:${hp.port}`;
+
+export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
+  // kestra:
+  'kestra.encryption.secret-key': {
+    text: 'Signs the session cookie and encrypts the refresh-token cookie; the same on every replica. Absent: an ephemeral random secret and a loud warning.',
+    defaultNote: 'ephemeral',
+  },
+  'kestra.security.default-role.name': { text: 'Role of every authenticated identity that no binding applies to in the request\'s tenant.' },
+  'kestra.security.default-role.description': { text: 'Free text.' },
+  'kestra.security.default-role.permissions': { text: 'Permissions of the default role, e.g. `{ FLOW: [READ], EXECUTION: [READ] }`; `*` = every action.', default: '{}' },
+  'kestra.security.default-role.tenant-id': { text: 'Applies the default role in this tenant only.', defaultNote: 'every tenant' },
+  'kestra.security.oidc.groups-claim-path': {
+    text: 'Dot path to the groups in ID/access-token claims: `groups`, `resource_access.kestra.roles`, `realm_access.roles`, `a.b[0]`.',
+    default: DEFAULTS.groupsClaimPath,
+  },
+  'kestra.security.basic-auth.enabled': { text: 'HTTP Basic auth (and the `/login` form) for local users.', default: String(DEFAULTS.basicAuthEnabled) },
+  'kestra.security.login.failed-attempts.threshold': {
+    text: 'Failed Basic/form logins of one user name that lock it (per address, or everywhere when they come from several addresses).',
+    default: String(DEFAULTS.lockout.threshold),
+  },
+  'kestra.security.login.failed-attempts.monitoring-window': {
+    text: 'Window in which those failures are counted; it opens at the first failure.',
+    default: duration(DEFAULTS.lockout.windowSeconds),
+  },
+  'kestra.security.login.failed-attempts.lock-duration': {
+    text: 'How long a locked user name is refused (`basic_locked_out`), counted from the lock; refused attempts do not extend it.',
+    default: duration(DEFAULTS.lockout.lockSeconds),
+  },
+
+  // micronaut:
+  'micronaut.security.token.jwt.signatures.secret.generator.secret': {
+    text: 'Overrides `kestra.encryption.secret-key` for the session cookie (with Redis: the session-id signature and the stored sessions\' encryption).',
+    defaultNote: '`kestra.encryption.secret-key`',
+  },
+  'micronaut.security.token.jwt.generator.refresh-token.secret': {
+    text: 'Overrides `kestra.encryption.secret-key` for the encrypted refresh-token cookie (`JWT_REFRESH_TOKEN`).',
+    defaultNote: '`kestra.encryption.secret-key`',
+  },
+  'micronaut.security.token.cookie.cookie-max-age': {
+    text: 'Lifetime of the session cookie and the longest a session lasts, refreshes included.',
+    default: duration(DEFAULTS.cookie.maxAgeSeconds),
+  },
+  'micronaut.security.token.cookie.cookie-name': {
+    text: 'Session cookie name; chunks of a large session are `<name>_1…<name>_8`.',
+    default: DEFAULTS.cookie.name,
+  },
+  'micronaut.security.token.cookie.cookie-secure': {
+    text: 'The `Secure` cookie attribute.',
+    defaultNote: 'true when `authz.external-url` is https (else when the request was)',
+  },
+  'micronaut.security.token.cookie.cookie-same-site': {
+    text: 'The `SameSite` cookie attribute; `none` requires `cookie-secure: true`.',
+    default: DEFAULTS.cookie.sameSite,
+  },
+  'micronaut.security.token.cookie.cookie-domain': { text: 'The `Domain` cookie attribute, to share the session with sub-domains.', defaultNote: 'host only' },
+  'micronaut.security.token.cookie.cookie-path': { text: 'The `Path` cookie attribute of the session cookies.', default: DEFAULTS.cookie.path },
+  'micronaut.security.oauth2.enabled': { text: 'Browser login (OIDC) with the clients below; without it the clients are ignored with a warning.', default: 'false' },
+  'micronaut.security.oauth2.clients': {
+    text: 'OIDC providers; the name is the `{provider}` in `/oauth/login/{provider}` and `/oauth/callback/{provider}`. Several → a chooser page at `/login`.',
+  },
+  'micronaut.security.oauth2.clients.<name>.client-id': { text: 'Client id registered at the IdP; required when OIDC is enabled.' },
+  'micronaut.security.oauth2.clients.<name>.client-secret': { text: 'Client secret (confidential clients); masked by `config check`. Put it in `${ENV_VAR}`.' },
+  'micronaut.security.oauth2.clients.<name>.scopes': { text: 'Scopes requested at login; must include `openid`.', default: list(DEFAULTS.oidcScopes) },
+  'micronaut.security.oauth2.clients.<name>.openid.issuer': {
+    text: 'Issuer URL; endpoints and keys are discovered from `<issuer>/.well-known/openid-configuration`. Required when OIDC is enabled; https unless `authz.oidc.allow-insecure-http-issuers`.',
+  },
+  'micronaut.security.oauth2.clients.<name>.openid.end-session.enabled': {
+    text: '`false`: logout ends only our session, never redirects to the IdP\'s `end_session_endpoint`.',
+    defaultNote: 'used when the IdP advertises one',
+  },
+  'micronaut.security.oauth2.clients.<name>.openid.authorization.prompt': { text: 'OIDC `prompt` sent with the authorization request.', defaultNote: 'not sent' },
+  'micronaut.security.endpoints.logout.get-allowed': { text: 'Also accept `GET /logout` (otherwise POST only).', default: 'false' },
+
+  // authz:
+  'authz.external-url': {
+    text: 'Where browsers reach the app: base of the OIDC callback and post-logout URLs, same-origin checks, `Secure` cookies. Set it in production.',
+    defaultNote: 'derived from each request\'s host (with a warning)',
+  },
+  'authz.oidc.allow-insecure-http-issuers': { text: 'Accept `http://` OIDC issuers (codes and tokens travel unencrypted). Development only; logs a warning.', default: 'false' },
+  'authz.http.ext-authz-prefix': {
+    text: 'Path prefix under which the HTTP door answers Envoy\'s HTTP ext_authz (`http_service.path_prefix`).',
+    default: DEFAULTS.extAuthzPrefix,
+  },
+  'authz.listen.grpc': { text: 'gRPC door: `envoy.service.auth.v3.Authorization/Check`, gRPC health, reflection.', default: hostPort(DEFAULTS.listen.grpc) },
+  'authz.listen.http': { text: 'HTTP door: Envoy HTTP ext_authz, forward-auth, `/oauth/*`, `/login`, `/logout`.', default: hostPort(DEFAULTS.listen.http) },
+  'authz.listen.management': { text: '`/metrics`, `/healthz`, `/readyz`. Never route it through the proxy.', default: hostPort(DEFAULTS.listen.management) },
+  'authz.bearer.issuers': { text: 'Issuers whose Bearer JWTs are accepted; a token\'s `iss` picks the entry.', default: '[]' },
+  'authz.bearer.issuers[].issuer': { text: 'Expected `iss`, exactly (a trailing `/` matters).' },
+  'authz.bearer.issuers[].jwks-uri': { text: 'JWKS URL; required when `issuer` is not an http(s) URL.', defaultNote: 'discovered from `<issuer>/.well-known/openid-configuration`' },
+  'authz.bearer.issuers[].audiences': { text: 'At least one must be in the token\'s `aud`.' },
+  'authz.bearer.issuers[].algorithms': {
+    text: 'Accepted JWS algorithms; asymmetric only (`none` and `HS*` are config errors).',
+    default: list(DEFAULTS.bearer.algorithms),
+  },
+  'authz.bearer.issuers[].from': { text: 'Where the token is read, tried in order.', defaultNote: '`Authorization: Bearer …`' },
+  'authz.bearer.issuers[].from[].header': { text: 'Header carrying the token (give `header` or `cookie`).' },
+  'authz.bearer.issuers[].from[].prefix': { text: 'Prefix stripped from the header value (header only).', defaultNote: '`Bearer ` for authorization, else none' },
+  'authz.bearer.issuers[].from[].cookie': { text: 'Cookie carrying the bare token.' },
+  'authz.bearer.issuers[].groups-claim-path': { text: 'Groups claim path for this issuer\'s tokens.', defaultNote: '`kestra.security.oidc.groups-claim-path`' },
+  'authz.bearer.clock-skew': { text: 'Tolerance on `exp` and `nbf`.', default: duration(DEFAULTS.bearer.clockSkewSeconds) },
+  'authz.bearer.jwks-max-age': { text: 'A JWKS older than this is refetched in the background.', default: duration(DEFAULTS.bearer.jwksMaxAgeSeconds) },
+  'authz.bearer.jwks-cooldown': {
+    text: 'At most one JWKS fetch per issuer per cooldown: unknown-`kid` refetches and retries of a failing issuer.',
+    default: duration(DEFAULTS.bearer.jwksCooldownSeconds),
+  },
+  'authz.bearer.jwks-timeout': { text: 'Timeout of one discovery or JWKS request.', default: duration(DEFAULTS.bearer.jwksTimeoutMs / 1000) },
+  'authz.users.store': { text: 'Where local (Basic) users live.', defaultNote: '`file`; `postgres` when `url` is set' },
+  'authz.users.file': { text: 'Users file (scrypt hashes, mode 0600), relative to the config file.', default: DEFAULTS.usersFile },
+  'authz.users.url': { text: 'PostgreSQL URL; `?schema=` picks the schema (default `public`). Lockout state moves there too.' },
+  'authz.sessions.store': { text: '`cookie`: the session lives in signed cookies; `redis`: the cookie holds an id, the session lives in Redis.', defaultNote: '`cookie`; `redis` when `url` is set' },
+  'authz.sessions.url': { text: 'Redis URL (`rediss://` for TLS).' },
+  'authz.sessions.prefix': { text: 'Prefix of every Redis key and of the revocation channel.', default: JSON.stringify(DEFAULTS.sessionsPrefix) },
+  'authz.roles': { text: 'Roles, as in Kestra; `admin` is built in (every permission).', default: '[]' },
+  'authz.roles[].name': { text: 'Role name, used by bindings.' },
+  'authz.roles[].description': { text: 'Free text.' },
+  'authz.roles[].permissions': { text: '`{ FLOW: [CREATE, READ], EXECUTION: ["*"] }`; names are open strings, upper-cased.', default: '{}' },
+  'authz.bindings': { text: 'Who holds which role, where.', default: '[]' },
+  'authz.bindings[].user': { text: 'Identity name (Basic user, first `user-claims` claim) or `sub`; give `user` or `group`.' },
+  'authz.bindings[].group': { text: 'A group from the groups claim or a local user\'s groups; give `user` or `group`.' },
+  'authz.bindings[].role': { text: 'A role of `authz.roles`, or `admin`.' },
+  'authz.bindings[].namespace': { text: 'Limits the binding to this namespace and its children.', defaultNote: 'every namespace' },
+  'authz.bindings[].tenant-id': { text: 'Limits the binding to one tenant.', defaultNote: 'every tenant' },
+  'authz.rules': { text: 'Your route rules, checked before the built-in Kestra rules; first match wins.', default: '[]' },
+  'authz.rules[].id': { text: 'Name in logs, metrics metadata and `explain`.', defaultNote: '`rule[<index>]`' },
+  'authz.rules[].match.methods': { text: 'Methods matched; `GET` also matches `HEAD`.', defaultNote: 'every method' },
+  'authz.rules[].match.path': { text: 'Path template: literal segments, `{name}` (one segment; `{tenant}`, `{namespace}` feed RBAC), `*`, trailing `**`.' },
+  'authz.rules[].match.host': { text: 'Exact host or `*.example.com`; the port is ignored.', defaultNote: 'every host' },
+  'authz.rules[].allow': { text: 'Give `allow` or `require`.' },
+  'authz.rules[].require': { text: 'Permission needed in the captured namespace/tenant: `FLOW:READ`, `FLOW:READ|UPDATE`, `FLOW:*`.' },
+  'authz.kestra-rules': { text: 'The built-in rules for Kestra\'s API and UI (`src/authz/kestra-api-rules.ts`).', default: String(DEFAULTS.kestraRules) },
+  'authz.default': { text: 'What a request no rule matches needs.', default: DEFAULTS.default },
+  'authz.user-claims': { text: 'Claims tried in order for an identity\'s name (bindings\' `user`, `x-kestra-user`); else `sub`.', default: list(DEFAULTS.userClaims) },
+  'authz.headers.user': { text: 'Upstream header with the identity\'s name.', default: DEFAULTS.headers.user },
+  'authz.headers.email': { text: 'Upstream header with the e-mail.', default: DEFAULTS.headers.email },
+  'authz.headers.groups': { text: 'Upstream header with the groups, comma-separated.', default: DEFAULTS.headers.groups },
+  'authz.headers.tenant': { text: 'Upstream header with the tenant of the request.', default: DEFAULTS.headers.tenant },
+  'authz.headers.identity': {
+    text: 'One more header name that is removed from every client request like the identity headers; this version sets no value in it.',
+    defaultNote: 'none',
+  },
+  'authz.token-cache-size': { text: 'Verified Bearer tokens kept until their `exp` (LRU); 0 = no cache.', default: String(DEFAULTS.tokenCacheSize) },
+  'authz.source-lockout.enabled': { text: 'Per-address brute-force limit on Basic/form logins.', default: String(DEFAULTS.sourceLockout.enabled) },
+  'authz.source-lockout.threshold': { text: 'Failed logins from one address (an IPv6 /64) that block it.', default: String(DEFAULTS.sourceLockout.threshold) },
+  'authz.source-lockout.monitoring-window': { text: 'Window in which they are counted.', default: duration(DEFAULTS.sourceLockout.windowSeconds) },
+  'authz.source-lockout.lock-duration': { text: 'How long the address is blocked (`basic_source_locked_out`).', default: duration(DEFAULTS.sourceLockout.lockSeconds) },
+  'authz.source-lockout.exempt': { text: 'Addresses never blocked per address (a trusted proxy, an office NAT); setting it replaces the default.', default: list(DEFAULTS.sourceLockout.exempt) },
+  'authz.log.level': { text: 'Log level (JSON on stdout); denials are logged at `info`, allows at `debug`.', default: DEFAULTS.logLevel },
+  'authz.tracing.enabled': { text: 'One OpenTelemetry span per decision, exported over OTLP/HTTP.', default: 'false' },
+  'authz.tracing.otlp.endpoint': {
+    text: 'Full URL of the collector\'s traces endpoint.',
+    defaultNote: `\`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\`, \`OTEL_EXPORTER_OTLP_ENDPOINT\` + /v1/traces, else \`${DEFAULTS.tracing.endpoint}\``,
+  },
+  'authz.tracing.otlp.headers': { text: 'Headers sent to the collector (credentials); merged over `OTEL_EXPORTER_OTLP_HEADERS`; masked by `config check`.', default: '{}' },
+  'authz.tracing.otlp.timeout': {
+    text: 'Per export, retries included.',
+    defaultNote: `\`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT\`, \`OTEL_EXPORTER_OTLP_TIMEOUT\`, else \`${duration(DEFAULTS.tracing.timeoutMs / 1000)}\``,
+  },
+  'authz.tracing.sampler.ratio': { text: 'Share of new traces sampled; requests with a trace context keep its decision.', default: String(DEFAULTS.tracing.samplerRatio) },
+  'authz.tracing.service-name': { text: 'Resource `service.name`.', defaultNote: `\`resource-attributes.service.name\`, \`OTEL_SERVICE_NAME\`, else \`${DEFAULTS.tracing.serviceName}\`` },
+  'authz.tracing.resource-attributes': { text: 'Extra resource attributes; merged over `OTEL_RESOURCE_ATTRIBUTES`.', default: '{}' },
+  'authz.tracing.include-user': { text: 'Adds `user.name` to spans (personal data).', default: 'false' },
+};
