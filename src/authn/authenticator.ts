@@ -12,7 +12,17 @@ import type { AuthnFailureReason } from '../core/reasons.js';
  */
 export type AuthnResult =
   | { readonly kind: 'skip' }
-  | { readonly kind: 'ok'; readonly identity: Identity; readonly responseHeaders?: ReadonlyArray<readonly [string, string]> }
+  | {
+      readonly kind: 'ok';
+      readonly identity: Identity;
+      readonly responseHeaders?: ReadonlyArray<readonly [string, string]>;
+      /**
+       * The identity object was handed out before (a token-cache hit): answers
+       * built for it are worth remembering. A fresh verification is not — a
+       * flood of distinct tokens would only churn the memo.
+       */
+      readonly repeated?: boolean;
+    }
   | {
       readonly kind: 'fail';
       readonly reason: AuthnFailureReason;

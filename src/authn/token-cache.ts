@@ -36,7 +36,7 @@ import { tokenCacheHits, tokenCacheMisses } from '../observability/metrics.js';
 export type CachedFailure = Extract<AuthnResult, { kind: 'fail' }>;
 
 export type CachedToken =
-  | { readonly kind: 'ok'; readonly identity: Identity }
+  | { readonly kind: 'ok'; readonly identity: Identity; readonly repeated?: boolean }
   | CachedFailure;
 
 interface Entry {
@@ -130,7 +130,8 @@ export class TokenCache {
     const expiresAt = expSeconds * 1000;
     if (!this.#positive || !(expiresAt > this.#now())) return;
     this.#negative?.delete(key);
-    this.#positive.set(key, { value: { kind: 'ok', identity }, expiresAt });
+    // `repeated`: every later get() hands out this same identity again.
+    this.#positive.set(key, { value: { kind: 'ok', identity, repeated: true }, expiresAt });
   }
 
   /** Remembers a failure for the negative TTL, unless it may heal by itself. */

@@ -59,7 +59,7 @@ export function createEngine(config: Config, parts: EngineParts): Engine {
 }
 
 type Authenticated =
-  | { readonly identity: Identity; readonly responseHeaders?: ReadonlyArray<readonly [string, string]> }
+  | { readonly identity: Identity; readonly responseHeaders?: ReadonlyArray<readonly [string, string]>; readonly repeated?: boolean }
   | { readonly failure: Decision }
   | undefined;
 
@@ -144,5 +144,5 @@ async function decide(
   }
 
   // 5. respond
-  return allow(policy.respond, req, rule, 'permitted', identity, tenant, authn.responseHeaders);
+  return allow(policy.respond, req, rule, 'permitted', identity, tenant, authn.responseHeaders, authn.repeated === true);
 }

@@ -92,8 +92,9 @@ export function allow(
   identity: Identity | undefined,
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[] = NO_HEADERS,
+  repeatedIdentity = false,
 ): Decision {
-  const parts = allowPartsFor(ctx, req, rule, reason, identity, tenant, responseHeaders);
+  const parts = allowPartsFor(ctx, req, rule, reason, repeatedIdentity ? identity : undefined, tenant, responseHeaders, identity);
   return {
     allow: true,
     status: 200,
@@ -111,21 +112,26 @@ export function allow(
   };
 }
 
+/**
+ * `reusable` is the identity when it is one the authenticator hands out
+ * again (a cached token's), undefined otherwise: only those are remembered.
+ */
 function allowPartsFor(
   ctx: RespondContext,
   req: AuthRequest,
   rule: RuleRef,
   reason: 'public' | 'permitted',
-  identity: Identity | undefined,
+  reusable: Identity | undefined,
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[],
+  identity: Identity | undefined,
 ): AllowParts {
   const memo = ctx.allowParts;
-  const memoizable = memo !== undefined && identity !== undefined && responseHeaders.length === 0 &&
+  const memoizable = memo !== undefined && reusable !== undefined && responseHeaders.length === 0 &&
     cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined;
   const key = memoizable ? `${rule.id}\n${reason}\n${tenant ?? ''}` : '';
   if (memoizable) {
-    const known = memo.get(identity, key);
+    const known = memo.get(reusable, key);
     if (known) return known;
   }
   const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
@@ -136,7 +142,7 @@ function allowPartsFor(
     if (identity.groups.length) metadata.groups = identity.groups.join(',');
   }
   const parts = { set: upstream.set, remove: upstream.remove, metadata };
-  return memoizable ? memo.remember(identity, key, parts) : parts;
+  return memoizable ? memo.remember(reusable, key, parts) : parts;
 }
 
 /** RFC 6750 §3 quoted-string: no quotes, backslashes or controls inside. */
