@@ -31,7 +31,9 @@ import { caveats, h2loadTable, medianBy, scenarioTable } from './report-table.js
 
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));           // dist/bench
 const RESULTS_DIR = resolve(PROGRAMS, '../../bench/results');
-const SCENARIO_IDS = ['null', 'cached', 'unique'] as const;
+const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'cached', 'unique'] as const;
+/** What runs without --only: the comparison the issue asks for. The floors below it on request. */
+const DEFAULT_SCENARIOS = ['null', 'cached', 'unique'] as const;
 
 const FLAGS = {
   duration: { kind: 'number', min: 1, max: 300 },
@@ -59,6 +61,8 @@ async function prepareScenarios(issuer: BenchIssuer, work: string, only: Readonl
   writeFramesFile(cachedFrames, [frameOf(cachedRequest)]);
   const scenarios: Scenario[] = [
     { id: 'null', title: 'null server (always OK)', server: 'null', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
+    { id: 'null-raw', title: 'null, grpc-js decoding nothing', server: 'null-raw', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
+    { id: 'h2-null', title: 'null on node:http2, no grpc-js', server: 'h2-null', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
     { id: 'cached', title: 'real, one cached token', server: 'real', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
   ];
   if (only.has('unique')) {
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
   const repeat = flag(flags, 'repeat', 1);
   const uniqueCount = flag(flags, 'unique-tokens', 20_000);
   const tokenCacheSize = flag(flags, 'token-cache-size', 1000);
-  const only = new Set(flag(flags, 'only', SCENARIO_IDS.join(',')).split(',').map((s) => s.trim()));
+  const only = new Set(flag(flags, 'only', DEFAULT_SCENARIOS.join(',')).split(',').map((s) => s.trim()));
   for (const id of only) {
     if (!(SCENARIO_IDS as readonly string[]).includes(id)) throw new BenchError('ERR_BENCH_USAGE', `run-check-bench: --only: unknown scenario "${id}"`);
   }

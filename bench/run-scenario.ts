@@ -25,9 +25,10 @@ export const LOAD_CORE = 1;
 const CLOSED_LOOP_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 export interface Scenario {
-  readonly id: 'null' | 'cached' | 'unique';
+  readonly id: 'null' | 'null-raw' | 'h2-null' | 'cached' | 'unique';
   readonly title: string;
-  readonly server: 'null' | 'real';
+  /** null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js. */
+  readonly server: 'null' | 'null-raw' | 'h2-null' | 'real';
   readonly framesFile: string;
   /** Requests the grpc-js preflight must see allowed. */
   readonly samples: readonly object[];
@@ -61,9 +62,12 @@ const isLoadResult = (v: unknown): v is LoadResult => typeof (v as LoadResult).r
 
 export async function runScenario(children: ChildProcesses, scenario: Scenario, settings: LoadSettings, log: (line: string) => void): Promise<ScenarioRun> {
   if (settings.waitIdleS > 0) await waitForIdleMachine(settings.waitIdleS, log);
-  const serverArgs = scenario.server === 'null'
-    ? [join(settings.programs, 'null-server.js')]
-    : [join(settings.programs, 'real-server.js'), '--config', settings.configFile];
+  const serverArgs = {
+    null: [join(settings.programs, 'null-server.js')],
+    'null-raw': [join(settings.programs, 'null-server.js'), '--codec', 'raw'],
+    'h2-null': [join(settings.programs, 'h2-null-server.js')],
+    real: [join(settings.programs, 'real-server.js'), '--config', settings.configFile],
+  }[scenario.server];
   const server = children.start(`${scenario.id} server`, SERVER_CORE, process.execPath, serverArgs);
   try {
     const ready = await children.jsonLine(server, isReady, 20_000);
