@@ -20,6 +20,7 @@ import { startJwksServer, type JwksServer } from '../authn-bearer/jwks-server.js
 import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import { headerOf, type CheckResponseJs } from '../helpers/grpc-client.js';
 import { expectAllowed, expectDenied, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
+import { pollUntil } from '../helpers/poll.js';
 import { metricValue } from '../helpers/metric-value.js';
 
 const FLOW = '/api/v1/main/flows/company.team/hello';
@@ -38,16 +39,7 @@ async function startService(dir: string, server: JwksServer): Promise<GrpcDoor> 
 
 const errorOf = (res: CheckResponseJs, status: number) => (JSON.parse(expectDenied(res, status).body ?? '{}') as { error?: string }).error;
 
-/** Polls `probe` until `done` holds (bounded: 30 s); returns the last value. Never asserts on time. */
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(200);
-    value = await probe();
-  }
-  return value;
-}
+const until = pollUntil;
 
 describe('JWKS endpoint faults under a running service', () => {
   let dir: string;

@@ -16,24 +16,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { createUsersWithCli } from '../helpers/cli-users.js';
 import { expectAllowed, expectDenied, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { CLIENT, EXTERNAL, login, redisSkipReason, startReplica, testPrefix, deleteKeys, inspector, whoAmI, type Replica } from '../sessions-redis/redis-fixture.js';
 import { dropSchema, newSchemaName, PG_HOST, PG_PORT, postgresSkipReason, storeUrl } from '../users-postgres/pg-fixture.js';
+import { pollUntil } from '../helpers/poll.js';
 import { startTcpCutProxy, type TcpCutProxy } from './tcp-cut-proxy.js';
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(200);
-    value = await probe();
-  }
-  return value;
-}
+const until = pollUntil;
 
 async function readyz(managementPort: number): Promise<{ status: number; body: string }> {
   try {
