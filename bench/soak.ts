@@ -4,7 +4,8 @@
  *
  *   node dist/bench/soak.js [--minutes 10] [--rps R | --capacity C] [--load-percent 70]
  *        [--warmup 10] [--connections 4] [--streams 32] [--wrong-per-second 1] [--wait-idle 0]
- *        [--token-cache-size 100000]   (the service's default)
+ *        [--token-cache-size 10000]    (the service's default)
+ *        [--server-node-flags '--max-old-space-size=160']   (the image's heap cap)
  *   node dist/bench/soak.js --distinct-tokens 1000000     (memory after N never-seen tokens)
  *
  * Soak: without --rps, capacity is measured first (closed loop, 10 s, on a
@@ -17,6 +18,7 @@
  * before the load, at each minute, right after the load and 10 s later.
  * Prints Markdown tables; writes every number to bench/results/soak-*.json.
  */
+import { DEFAULTS } from '../src/config/config-defaults.js';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,7 +40,7 @@ import { distinctTokens } from './soak-tokens.js';
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = resolve(PROGRAMS, '../../bench/results');
 /** The service's default token-cache-size: the soak runs the product as shipped unless --token-cache-size says otherwise. */
-const DEFAULT_TOKEN_CACHE_SIZE = 100_000;
+const DEFAULT_TOKEN_CACHE_SIZE = DEFAULTS.tokenCacheSize;
 const RSS_LIMIT_MB = 256;
 
 const FLAGS = {
