@@ -87,7 +87,9 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
         callback(null, BAD_REQUEST);
         return;
       }
-      decideAtDoor(runtime, req, 'grpc', () => traceContextOf(call.metadata)).then(
+      // The call's trace metadata is only read with tracing on: no closure per Check otherwise.
+      const callTrace = runtime.tracer === undefined ? undefined : () => traceContextOf(call.metadata);
+      decideAtDoor(runtime, req, 'grpc', callTrace).then(
         (decision) => callback(null, decision),
         (err: unknown) => {
           // decideAtDoor never rejects; this is a last line of defence. Envoy
