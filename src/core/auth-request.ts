@@ -48,6 +48,9 @@ export interface AuthRequestInit {
 
 const MAX_COOKIES = 200;
 
+/** The cookies of a request without a Cookie header (read-only: AuthRequest.cookies is a ReadonlyMap). */
+const NO_COOKIES: ReadonlyMap<string, string> = new Map<string, string>();
+
 /** Parses a Cookie header. Bounded: at most MAX_COOKIES pairs are looked at. */
 export function parseCookieHeader(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
@@ -159,7 +162,8 @@ export function createAuthRequest(init: AuthRequestInit): AuthRequest | null {
     path,
     query: q === -1 ? '' : init.path.slice(q + 1),
     headers,
-    cookies: parseCookieHeader(headers.cookie),
+    // Most API calls carry no cookie: they share one empty map instead of a new one each.
+    cookies: headers.cookie ? parseCookieHeader(headers.cookie) : NO_COOKIES,
     sourceAddress: init.sourceAddress ?? '',
     body: init.body && init.body.length <= MAX_BODY_BYTES ? init.body : '',
   };
