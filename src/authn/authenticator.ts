@@ -34,7 +34,12 @@ export type AuthnResult =
 
 export interface Authenticator {
   readonly name: 'session' | 'bearer' | 'basic';
-  authenticate(req: AuthRequest): Promise<AuthnResult>;
+  /**
+   * A plain result when it is known at once (no credential of this kind, a
+   * cached token), a promise when it needs I/O or crypto: the decision then
+   * runs without a promise hop on its hot path.
+   */
+  authenticate(req: AuthRequest): AuthnResult | Promise<AuthnResult>;
 }
 
 export const SKIP: AuthnResult = Object.freeze({ kind: 'skip' });

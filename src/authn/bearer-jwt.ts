@@ -153,7 +153,8 @@ export class BearerAuthenticator implements Authenticator {
     return this.#cache;
   }
 
-  async authenticate(req: AuthRequest): Promise<AuthnResult> {
+  /** Synchronous for no token, a refused size and a cache hit; a promise only when the token must be verified. */
+  authenticate(req: AuthRequest): AuthnResult | Promise<AuthnResult> {
     const found = findToken(req, this.#sources);
     if (!found) return SKIP;
     const { token, source } = found;
@@ -165,10 +166,13 @@ export class BearerAuthenticator implements Authenticator {
     if (cached) return cached;
     const badShape = shapeFailure(token);
     if (badShape) return badShape;
+    return this.#verifyAndRemember(token, source.index, key);
+  }
 
+  async #verifyAndRemember(token: string, sourceIndex: number, key: string): Promise<AuthnResult> {
     let outcome: Verified | CachedFailure;
     try {
-      outcome = await this.#verify(token, this.#issuersBySource[source.index]!);
+      outcome = await this.#verify(token, this.#issuersBySource[sourceIndex]!);
     } catch {
       // A bug of ours, not the token's fault: refuse (500), never allow, never cache.
       return INTERNAL;

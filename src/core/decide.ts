@@ -4,9 +4,9 @@
  * (authenticators with their stores and JWKS caches, the login hook) is
  * passed in when the engine is built from one config snapshot.
  */
-import type { Authenticator } from '../authn/authenticator.js';
+import type { Authenticator, AuthnResult } from '../authn/authenticator.js';
 import { checkPermission, compileAccessPolicy, describeGrants, grantsFor, type AccessPolicy } from '../authz/access-policy.js';
-import { compileRouteTable, matchRoute, type RouteTable } from '../authz/route-table.js';
+import { compileRouteTable, matchRoute, type RouteMatch, type RouteTable } from '../authz/route-table.js';
 import type { Config } from '../config/types.js';
 import type { AuthRequest } from './auth-request.js';
 import type { Decision } from './decision.js';
@@ -22,7 +22,8 @@ export type FlowStage = (req: AuthRequest) => Promise<Decision | undefined>;
 
 export interface Engine {
   readonly config: Config;
-  decide(req: AuthRequest, trace?: Trace): Promise<Decision>;
+  /** A plain Decision when every stage could answer at once (a cached token), else a promise. */
+  decide(req: AuthRequest, trace?: Trace): Decision | Promise<Decision>;
 }
 
 export interface EngineParts {
@@ -63,37 +64,67 @@ type Authenticated =
   | { readonly failure: Decision }
   | undefined;
 
-async function authenticate(
+type RuleRef = { id: string; label: string };
+
+/** The chain's verdict on one authenticator's result; SKIPPED = ask the next one. */
+const SKIPPED = Symbol('skipped');
+
+function judge(
+  policy: CompiledPolicy,
+  authenticator: Authenticator,
+  result: AuthnResult,
+  req: AuthRequest,
+  rule: RuleRef,
+  trace: Trace | undefined,
+): Authenticated | typeof SKIPPED {
+  if (result.kind === 'skip') {
+    trace?.('authenticate', `${authenticator.name}: no credential of this kind`);
+    return SKIPPED;
+  }
+  if (result.kind === 'fail') {
+    trace?.('authenticate', `${authenticator.name}: ${result.reason} (${result.description})`);
+    return { failure: deny(policy.respond, req, rule, result.reason, result.description) };
+  }
+  trace?.('authenticate', `${authenticator.name}: ${result.identity.name} (sub ${result.identity.subject})`);
+  return result;
+}
+
+/**
+ * First authenticator that applies, from `from` on. Synchronous as long as
+ * every authenticator answers at once; from the first one that returns a
+ * promise, the rest of the chain continues in it.
+ */
+function authenticate(
   policy: CompiledPolicy,
   authenticators: readonly Authenticator[],
   req: AuthRequest,
-  rule: { id: string; label: string },
+  rule: RuleRef,
   trace: Trace | undefined,
-): Promise<Authenticated> {
-  for (const authenticator of authenticators) {
-    const result = await authenticator.authenticate(req);
-    if (result.kind === 'skip') {
-      trace?.('authenticate', `${authenticator.name}: no credential of this kind`);
-      continue;
+  from = 0,
+): Authenticated | Promise<Authenticated> {
+  for (let i = from; i < authenticators.length; i++) {
+    const authenticator = authenticators[i]!;
+    const result = authenticator.authenticate(req);
+    if (result instanceof Promise) {
+      return result.then((settled) => {
+        const verdict = judge(policy, authenticator, settled, req, rule, trace);
+        return verdict === SKIPPED ? authenticate(policy, authenticators, req, rule, trace, i + 1) : verdict;
+      });
     }
-    if (result.kind === 'fail') {
-      trace?.('authenticate', `${authenticator.name}: ${result.reason} (${result.description})`);
-      return { failure: deny(policy.respond, req, rule, result.reason, result.description) };
-    }
-    trace?.('authenticate', `${authenticator.name}: ${result.identity.name} (sub ${result.identity.subject})`);
-    return result;
+    const verdict = judge(policy, authenticator, result, req, rule, trace);
+    if (verdict !== SKIPPED) return verdict;
   }
   trace?.('authenticate', 'anonymous: no credentials');
   return undefined;
 }
 
-async function decide(
+function decide(
   policy: CompiledPolicy,
   authenticators: readonly Authenticator[],
   flow: FlowStage | null,
   req: AuthRequest,
   trace: Trace | undefined,
-): Promise<Decision> {
+): Decision | Promise<Decision> {
   // 1. route
   const match = matchRoute(policy.routes, req.method, req.host, req.path);
   const rule = match.rule;
@@ -102,18 +133,43 @@ async function decide(
 
   // 2. flow: OIDC endpoints answer here, before any credential is looked at
   if (flow) {
-    const answered = await flow(req);
-    if (answered) {
-      trace?.('flow', `answered by the login flow (${answered.reason})`);
-      return answered;
-    }
+    return flow(req).then((answered) => {
+      if (answered) {
+        trace?.('flow', `answered by the login flow (${answered.reason})`);
+        return answered;
+      }
+      return afterFlow(policy, authenticators, req, match, trace);
+    });
   }
+  return afterFlow(policy, authenticators, req, match, trace);
+}
 
+function afterFlow(
+  policy: CompiledPolicy,
+  authenticators: readonly Authenticator[],
+  req: AuthRequest,
+  match: RouteMatch,
+  trace: Trace | undefined,
+): Decision | Promise<Decision> {
+  const rule = match.rule;
   if (rule.allow === 'public') return allow(policy.respond, req, rule, 'public', undefined, undefined);
   if (rule.allow === 'deny') return deny(policy.respond, req, rule, 'rule_deny', `denied by rule ${rule.id}`);
 
   // 3. authenticate
-  const authn = await authenticate(policy, authenticators, req, rule, trace);
+  const authn = authenticate(policy, authenticators, req, rule, trace);
+  return authn instanceof Promise
+    ? authn.then((settled) => authorize(policy, req, match, settled, trace))
+    : authorize(policy, req, match, authn, trace);
+}
+
+function authorize(
+  policy: CompiledPolicy,
+  req: AuthRequest,
+  match: RouteMatch,
+  authn: Authenticated,
+  trace: Trace | undefined,
+): Decision {
+  const rule = match.rule;
   if (authn === undefined) return deny(policy.respond, req, rule, 'no_credentials', 'authentication required');
   if ('failure' in authn) return authn.failure;
   const identity = authn.identity;

@@ -89,7 +89,12 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
       }
       // The call's trace metadata is only read with tracing on: no closure per Check otherwise.
       const callTrace = runtime.tracer === undefined ? undefined : () => traceContextOf(call.metadata);
-      decideAtDoor(runtime, req, 'grpc', callTrace).then(
+      const answer = decideAtDoor(runtime, req, 'grpc', callTrace);
+      if (!(answer instanceof Promise)) {
+        callback(null, answer);
+        return;
+      }
+      answer.then(
         (decision) => callback(null, decision),
         (err: unknown) => {
           // decideAtDoor never rejects; this is a last line of defence. Envoy
