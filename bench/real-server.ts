@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   // Silent, and to stderr should anything ever be written: stdout carries the ready line.
   const service = await startService(config, { logger: createLogger('silent', process.stderr), version: 'bench' });
   closeOnSignal(() => service.close());
-  announceReady('real', service.grpcPort);
+  announceReady('real', service.grpcPort, service.managementPort);
 }
 
 runMain(main);

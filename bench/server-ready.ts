@@ -7,11 +7,13 @@ export interface ReadyLine {
   readonly ready: true;
   readonly kind: 'null' | 'real';
   readonly grpcPort: number;
+  /** The real service's management port (/metrics), for runs that watch its memory. */
+  readonly managementPort?: number;
   readonly pid: number;
 }
 
-export function announceReady(kind: ReadyLine['kind'], grpcPort: number): void {
-  const line: ReadyLine = { ready: true, kind, grpcPort, pid: process.pid };
+export function announceReady(kind: ReadyLine['kind'], grpcPort: number, managementPort?: number): void {
+  const line: ReadyLine = { ready: true, kind, grpcPort, ...(managementPort === undefined ? {} : { managementPort }), pid: process.pid };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 

@@ -70,7 +70,7 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let serverNodeFlags: string[] = [];
 
 async function startServer(children: ChildProcesses, configFile: string, name: string): Promise<{ server: Started; ready: ServerReady }> {
-  const server = children.start(name, SERVER_CORE, process.execPath, [...serverNodeFlags, join(PROGRAMS, 'soak-server.js'), '--config', configFile]);
+  const server = children.start(name, SERVER_CORE, process.execPath, [...serverNodeFlags, join(PROGRAMS, 'real-server.js'), '--config', configFile]);
   return { server, ready: await children.jsonLine(server, isReady, 20_000) };
 }
 
