@@ -11,7 +11,7 @@ import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
 import { errorDenial } from '../core/respond.js';
 import { countDecision, decisionDuration } from '../observability/metrics.js';
-import type { DecisionTracer } from '../observability/tracing.js';
+import type { DecisionSpan, DecisionTracer } from '../observability/tracing.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
 
@@ -50,25 +50,41 @@ export function decideAtDoor(
   const started = process.hrtime.bigint();
   const tracer = runtime.tracer;
   const span = tracer === undefined ? undefined : tracer.startDecision(req, mode, callTrace?.());
-  const finish = (decision: Decision): Decision => {
-    const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
-    decisionDuration.observe(DURATION_LABELS[mode], seconds);
-    countDecision(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode);
-    logDecision(runtime.logger, req, decision, mode);
-    if (tracer !== undefined) tracer.endDecision(span, req, decision);
-    return decision;
-  };
-  const failed = (err: unknown): Decision => {
-    runtime.logger.error({ requestId: req.id, err: errorSummary(err) }, 'decision failed');
-    return finish(errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused'));
-  };
   let outcome: Decision | Promise<Decision>;
   try {
     outcome = runtime.engine.decide(req);
   } catch (err) {
-    return failed(err);
+    return finishDecision(runtime, req, mode, started, span, failedDecision(runtime, req, err));
   }
-  return outcome instanceof Promise ? outcome.then(finish, failed) : finish(outcome);
+  // Closures only on the asynchronous path; a synchronous answer allocates none.
+  return outcome instanceof Promise
+    ? outcome.then(
+      (decision) => finishDecision(runtime, req, mode, started, span, decision),
+      (err: unknown) => finishDecision(runtime, req, mode, started, span, failedDecision(runtime, req, err)),
+    )
+    : finishDecision(runtime, req, mode, started, span, outcome);
+}
+
+function failedDecision(runtime: Runtime, req: AuthRequest, err: unknown): Decision {
+  runtime.logger.error({ requestId: req.id, err: errorSummary(err) }, 'decision failed');
+  return errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused');
+}
+
+/** Times, counts, logs and ends the span of one decision. */
+function finishDecision(
+  runtime: Runtime,
+  req: AuthRequest,
+  mode: DoorMode,
+  started: bigint,
+  span: DecisionSpan | undefined,
+  decision: Decision,
+): Decision {
+  const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
+  decisionDuration.observe(DURATION_LABELS[mode], seconds);
+  countDecision(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode);
+  logDecision(runtime.logger, req, decision, mode);
+  if (runtime.tracer !== undefined) runtime.tracer.endDecision(span, req, decision);
+  return decision;
 }
 
 /**
