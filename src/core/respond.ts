@@ -94,7 +94,7 @@ export function allow(
   responseHeaders: readonly HeaderPair[] = NO_HEADERS,
   repeatedIdentity = false,
 ): Decision {
-  const parts = allowPartsFor(ctx, req, rule, reason, repeatedIdentity ? identity : undefined, tenant, responseHeaders, identity);
+  const parts = allowPartsFor(ctx, req, rule, reason, identity, repeatedIdentity, tenant, responseHeaders);
   return {
     allow: true,
     status: 200,
@@ -112,26 +112,23 @@ export function allow(
   };
 }
 
-/**
- * `reusable` is the identity when it is one the authenticator hands out
- * again (a cached token's), undefined otherwise: only those are remembered.
- */
+/** Only identities the authenticator hands out again (`repeated`: a cached token's) are remembered. */
 function allowPartsFor(
   ctx: RespondContext,
   req: AuthRequest,
   rule: RuleRef,
   reason: 'public' | 'permitted',
-  reusable: Identity | undefined,
+  identity: Identity | undefined,
+  repeated: boolean,
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[],
-  identity: Identity | undefined,
 ): AllowParts {
   const memo = ctx.allowParts;
-  const memoizable = memo !== undefined && reusable !== undefined && responseHeaders.length === 0 &&
-    cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined;
-  const key = memoizable ? `${rule.id}\n${reason}\n${tenant ?? ''}` : '';
-  if (memoizable) {
-    const known = memo.get(reusable, key);
+  const reusable = repeated && memo !== undefined && identity !== undefined && responseHeaders.length === 0 &&
+    cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined ? identity : undefined;
+  const key = reusable ? `${rule.id}\n${reason}\n${tenant ?? ''}` : '';
+  if (reusable) {
+    const known = memo!.get(reusable, key);
     if (known) return known;
   }
   const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
@@ -142,7 +139,7 @@ function allowPartsFor(
     if (identity.groups.length) metadata.groups = identity.groups.join(',');
   }
   const parts = { set: upstream.set, remove: upstream.remove, metadata };
-  return memoizable ? memo.remember(reusable, key, parts) : parts;
+  return reusable ? memo!.remember(reusable, key, parts) : parts;
 }
 
 /** RFC 6750 §3 quoted-string: no quotes, backslashes or controls inside. */
