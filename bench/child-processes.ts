@@ -45,8 +45,8 @@ export class ChildProcesses {
     return this.#pin;
   }
 
-  /** Starts `command args` on `core` (via taskset when pinning is possible). */
-  start(name: string, core: number, command: string, args: readonly string[]): Started {
+  /** Starts `command args` on `core` — a core number or a taskset list such as "0,1" (via taskset when pinning is possible). */
+  start(name: string, core: number | string, command: string, args: readonly string[]): Started {
     const [file, argv] = this.#pin ? [TASKSET, ['-c', String(core), command, ...args]] : [command, [...args]];
     // taskset execs the command, so the pid is the command's own.
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

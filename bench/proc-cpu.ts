@@ -5,7 +5,7 @@
  * means the machine was shared and the run is not clean. The report says so
  * rather than printing a number that means something else.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ: 100 on every Linux architecture node runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -25,6 +25,43 @@ export function cpuSecondsOf(pid: number): number | null {
   const stime = Number(fields[15 - 3]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
   return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The parent pid field of /proc/<pid>/stat, or null when it cannot be read. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4 - 3]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds of `pid` and every live process below it: a cluster primary
+ * and its workers count as one server. Null when `pid` itself cannot be read.
+ */
+export function cpuSecondsOfTree(pid: number): number | null {
+  const own = cpuSecondsOf(pid);
+  if (own === null) return null;
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number);
+  } catch {
+    return own;
+  }
+  const children = new Map<number, number[]>();
+  for (const candidate of pids) {
+    const parent = parentOf(candidate);
+    if (parent !== null) children.set(parent, [...(children.get(parent) ?? []), candidate]);
+  }
+  let total = own;
+  const pending = [...(children.get(pid) ?? [])];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    total += cpuSecondsOf(next) ?? 0;
+    pending.push(...(children.get(next) ?? []));
+  }
+  return total;
 }
 
 /** Busy CPU seconds of the whole machine (every core), or null off Linux. */
@@ -54,11 +91,11 @@ export interface CpuShares {
 /** Starts watching; the returned function ends the window and reports the shares. */
 export function watchCpu(serverPid: number | undefined): (wallMs: number) => CpuShares {
   const self0 = process.cpuUsage();
-  const server0 = serverPid === undefined ? null : cpuSecondsOf(serverPid);
+  const server0 = serverPid === undefined ? null : cpuSecondsOfTree(serverPid);
   const machine0 = machineBusySeconds();
   return (wallMs) => {
     const self = process.cpuUsage(self0);
-    const server1 = serverPid === undefined ? null : cpuSecondsOf(serverPid);
+    const server1 = serverPid === undefined ? null : cpuSecondsOfTree(serverPid);
     const machine1 = machineBusySeconds();
     const pct = (seconds: number) => Math.round((seconds * 1000 / wallMs) * 1000) / 10;
     const generatorS = (self.user + self.system) / 1e6;

@@ -1,6 +1,7 @@
 /**
  * The real service in a process of its own, from a config file, logging
  * nothing (a log line per decision would measure pino, not the decision).
+ * Its ready line names all three ports: gRPC door, management, HTTP door.
  *
  *   node dist/bench/real-server.js --config FILE
  */
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   // Silent, and to stderr should anything ever be written: stdout carries the ready line.
   const service = await startService(config, { logger: createLogger('silent', process.stderr), version: 'bench' });
   closeOnSignal(() => service.close());
-  announceReady('real', service.grpcPort, service.managementPort);
+  announceReady('real', service.grpcPort, service.managementPort, service.httpPort);
 }
 
 runMain(main);

@@ -4,14 +4,22 @@
  *   cached  the real service, one token over and over (token-cache hit)
  *   unique  the real service, more distinct tokens than its cache holds
  *           (a full RS256 verification per request)
+ *   null-verify (on request) grpc-js + jose verifying the unique tokens, no
+ *           cache and no decision: the floor the unique scenario stands on
+ * and on request (--only) the floors below grpc-js (null-raw, h2-null) and
+ * the HTTP door (Envoy's ext_authz `http_service`, HTTP/1.1):
+ *   http-null    node:http answering 200 to everything (the floor of node:http)
+ *   http-cached  the real service's HTTP door, the same cached token as `cached`
  * Server on core 0, load on core 1 (taskset), traffic to 127.0.0.1 only.
  * h2load, when installed, loads the null and cached servers as a second opinion.
  *
  *   node dist/bench/run-check-bench.js [--duration 10] [--warmup 3] [--repeat 1]
  *     [--connections 4] [--streams 32] [--rps R] [--unique-tokens 20000]
- *     [--token-cache-size 1000] [--only null,cached,unique] [--h2load false]
+ *     [--token-cache-size 1000] [--only null,cached,unique,http-null,http-cached] [--h2load false]
  *     [--wait-idle 30]   (seconds to wait for other processes to go quiet before each scenario)
  *     [--generator raw|http2]   (load generator; default raw with --rps, http2 in closed loop)
+ *     [--request-shape minimal|envoy|large]   (how many of the original headers each Check carries)
+ *     [--workers N] [--server-cores 0]   (N server processes behind one port with node:cluster, on these cores)
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -21,17 +29,21 @@ import { BenchError, runMain } from './bench-error.js';
 import { flag, parseFlags } from './cli-flags.js';
 import { startBenchIssuer, type BenchIssuer } from './bench-issuer.js';
 import { writeBenchConfig } from './bench-config.js';
-import { envoyLikeCheckRequest } from './envoy-like-check.js';
+import { REQUEST_SHAPES, encodeHttp1Request, envoyLikeCheckRequest, envoyLikeHttpCheck, type RequestShape } from './envoy-like-check.js';
 import { checkCodec, encodeFrame, writeFramesFile } from './grpc-frames.js';
 import { ChildProcesses } from './child-processes.js';
 import { h2loadInstalled, type H2loadResult } from './h2load-run.js';
 import type { LoadResult } from './load-types.js';
-import { LOAD_CORE, SERVER_CORE, runScenario, type LoadSettings, type Scenario } from './run-scenario.js';
-import { caveats, h2loadTable, medianBy, scenarioTable } from './report-table.js';
+import { LOAD_CORE, SERVER_CORE, httpConnections, runScenario, type LoadSettings, type Scenario } from './run-scenario.js';
+import { caveats, h2loadTable, medianBy, scenarioTable, type H2loadRow, type ScenarioRow } from './report-table.js';
 
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));           // dist/bench
 const RESULTS_DIR = resolve(PROGRAMS, '../../bench/results');
-const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'cached', 'unique'] as const;
+const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'null-verify', 'cached', 'unique', 'http-null', 'http-cached'] as const;
+/** The HTTP door's scenarios: reported in tables of their own, `vs null` against http-null. */
+const HTTP_SCENARIO_IDS: ReadonlySet<string> = new Set(['http-null', 'http-cached']);
+/** raw-h1-client's --connections limit (and far more sockets than a proxy would open to one upstream). */
+const MAX_HTTP_CONNECTIONS = 4096;
 /** What runs without --only: the comparison the issue asks for. The floors below it on request. */
 const DEFAULT_SCENARIOS = ['null', 'cached', 'unique'] as const;
 
@@ -48,15 +60,18 @@ const FLAGS = {
   h2load: { kind: 'boolean' },
   'wait-idle': { kind: 'number', min: 0, max: 600 },
   generator: { kind: 'string' },
+  'request-shape': { kind: 'string' },
+  workers: { kind: 'int', min: 1, max: 16 },
+  'server-cores': { kind: 'string' },
 } as const;
 
 /** Mints (or reads back) the tokens, writes the frames files; returns the scenarios asked for. */
 async function prepareScenarios(issuer: BenchIssuer, work: string, only: ReadonlySet<string>, uniqueCount: number, cacheSize: number,
-  log: (line: string) => void): Promise<Scenario[]> {
+  shape: RequestShape, log: (line: string) => void): Promise<Scenario[]> {
   const codec = checkCodec();
   const frameOf = (request: object) => encodeFrame(codec.serializeRequest(request));
   const [cachedToken] = await issuer.tokens(1, log);
-  const cachedRequest = envoyLikeCheckRequest({ token: cachedToken!, sequence: 0 });
+  const cachedRequest = envoyLikeCheckRequest({ token: cachedToken!, sequence: 0, shape });
   const cachedFrames = join(work, 'cached.bin');
   writeFramesFile(cachedFrames, [frameOf(cachedRequest)]);
   const scenarios: Scenario[] = [
@@ -65,15 +80,29 @@ async function prepareScenarios(issuer: BenchIssuer, work: string, only: Readonl
     { id: 'h2-null', title: 'null on node:http2, no grpc-js', server: 'h2-null', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
     { id: 'cached', title: 'real, one cached token', server: 'real', framesFile: cachedFrames, samples: [cachedRequest], h2loadBody: cachedFrames },
   ];
-  if (only.has('unique')) {
+  if (only.has('http-null') || only.has('http-cached')) {
+    // The same original request as `cached`, as Envoy's HTTP ext_authz client sends it.
+    const check = envoyLikeHttpCheck({ token: cachedToken!, sequence: 0, shape });
+    const requestsFile = join(work, 'http-cached.req');
+    writeFileSync(requestsFile, encodeHttp1Request(check), { mode: 0o600 });
+    scenarios.push(
+      { door: 'http', id: 'http-null', title: 'HTTP door: null, node:http answering 200', server: 'h1-null', requestsFile, check, h2load: true },
+      {
+        door: 'http', id: 'http-cached', title: 'HTTP door: real, one cached token', server: 'real', requestsFile, check,
+        preflightHeader: 'x-kestra-user', h2load: true,
+      },
+    );
+  }
+  if (only.has('unique') || only.has('null-verify')) {
     const tokens = await issuer.tokens(uniqueCount, log);
-    const requests = tokens.map((token, sequence) => envoyLikeCheckRequest({ token, sequence }));
+    const requests = tokens.map((token, sequence) => envoyLikeCheckRequest({ token, sequence, shape }));
     const uniqueFrames = join(work, 'unique.bin');
     writeFramesFile(uniqueFrames, requests.map(frameOf));
-    scenarios.push({
-      id: 'unique', title: `real, ${uniqueCount.toLocaleString('en-US')} unique tokens (cache ${cacheSize})`, server: 'real',
-      framesFile: uniqueFrames, samples: [requests[0]!, requests[requests.length >> 1]!, requests[requests.length - 1]!],
-    });
+    const samples = [requests[0]!, requests[requests.length >> 1]!, requests[requests.length - 1]!];
+    scenarios.push(
+      { id: 'null-verify', title: `null + jose verify, ${uniqueCount.toLocaleString('en-US')} unique tokens`, server: 'null-verify', framesFile: uniqueFrames, samples },
+      { id: 'unique', title: `real, ${uniqueCount.toLocaleString('en-US')} unique tokens (cache ${cacheSize})`, server: 'real', framesFile: uniqueFrames, samples },
+    );
   }
   return scenarios.filter((s) => only.has(s.id));
 }
@@ -92,10 +121,21 @@ async function main(): Promise<void> {
     throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --unique-tokens must exceed --token-cache-size, or the unique scenario would hit the cache');
   }
   const rps = typeof flags.rps === 'number' ? flags.rps : undefined;
+  if ([...only].some((id) => HTTP_SCENARIO_IDS.has(id)) && rps === undefined
+    && flag(flags, 'connections', 4) * flag(flags, 'streams', 32) > MAX_HTTP_CONNECTIONS) {
+    // HTTP/1.1 carries one request per connection: the in-flight count becomes a socket count.
+    throw new BenchError('ERR_BENCH_USAGE', `run-check-bench: the HTTP door scenarios open connections × streams sockets; keep it ≤ ${MAX_HTTP_CONNECTIONS}`);
+  }
   // Open loop needs a generator whose own GC does not delay sends: the raw one. Closed loop keeps
   // grpc-load by default so its numbers stay comparable with the results recorded so far.
   const generator = flag(flags, 'generator', rps === undefined ? 'http2' : 'raw');
   if (generator !== 'raw' && generator !== 'http2') throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --generator must be raw or http2');
+  const shapeFlag = flag<string>(flags, 'request-shape', 'envoy');
+  const shape = REQUEST_SHAPES.find((known) => known === shapeFlag);
+  if (shape === undefined) throw new BenchError('ERR_BENCH_USAGE', `run-check-bench: --request-shape must be one of ${REQUEST_SHAPES.join(', ')}`);
+  const workers = flag(flags, 'workers', 1);
+  const serverCores = flag(flags, 'server-cores', String(SERVER_CORE));
+  if (!/^[0-9]+([-,][0-9]+)*$/.test(serverCores)) throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --server-cores takes a taskset core list, e.g. 0 or 0,1');
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const children = new ChildProcesses();
@@ -114,10 +154,13 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'kestra-authz-bench-'));
   const issuer = await startBenchIssuer(RESULTS_DIR);
   try {
-    const scenarios = await prepareScenarios(issuer, work, only, uniqueCount, tokenCacheSize, log);
+    const scenarios = await prepareScenarios(issuer, work, only, uniqueCount, tokenCacheSize, shape, log);
     const settings: LoadSettings = {
       programs: PROGRAMS,
       configFile: writeBenchConfig({ dir: work, jwksUri: issuer.jwksUri, tokenCacheSize }),
+      jwksUri: issuer.jwksUri,
+      workers,
+      serverCores,
       connections: flag(flags, 'connections', 4),
       streams: flag(flags, 'streams', 32),
       warmupS: flag(flags, 'warmup', 3),
@@ -145,33 +188,64 @@ async function main(): Promise<void> {
       const list = runs.get(s.id)!;
       return { id: s.id, title: s.title, result: medianBy(list, (r) => r.rps), repeats: list.map((r) => r.rps) };
     });
-    const rows = rowsOf(loads);
-    const h2Rows = rowsOf(h2loads);
+    const allRows = rowsOf(loads);
+    const allH2Rows = rowsOf(h2loads);
+    const isHttp = (row: { id: string }) => HTTP_SCENARIO_IDS.has(row.id);
+    const rows = allRows.filter((r) => !isHttp(r));
+    const h2Rows = allH2Rows.filter((r) => !isHttp(r));
+    const httpRows = allRows.filter(isHttp);
+    const httpH2Rows = allH2Rows.filter(isHttp);
+    const window = `warm-up ${settings.warmupS} s, measured ${settings.durationS} s${repeat > 1 ? `, ${repeat} rounds` : ''}; `
+      + `${workers > 1 ? `${workers} server workers (node:cluster)` : 'server'} on core ${serverCores}, load on core ${LOAD_CORE}${children.pinned ? '' : ' (NOT pinned)'}`
+      + `${shape === 'envoy' ? '' : `; request shape: ${shape}`}`;
     const report = [
       `Check benchmark — ${machine.date}`,
       `machine: ${machine.nproc} vCPU, ${machine.cpu}, node ${machine.node}, load average at start ${machine.loadavgAtStart.join(' ')}`,
       `command: ${machine.command}`,
-      `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by ${generator === 'raw' ? 'raw-h2-client' : 'grpc-load'}, `
-        + `${settings.connections} connections × ${settings.streams} streams, `
-        + `warm-up ${settings.warmupS} s, measured ${settings.durationS} s${repeat > 1 ? `, ${repeat} rounds` : ''}; `
-        + `server on core ${SERVER_CORE}, load on core ${LOAD_CORE}${children.pinned ? '' : ' (NOT pinned)'}`,
-      '',
-      scenarioTable(rows),
-      ...(h2Rows.length ? ['', h2loadTable(h2Rows), '', `h2load command: ${h2Rows[0]!.result.command.replace(/\S+\.bin/, 'cached.bin').replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT')}`] : []),
-      ...caveats(rows).map((line) => `\nnote: ${line}`),
+      ...(rows.length || !httpRows.length ? [
+        `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by ${generator === 'raw' ? 'raw-h2-client' : 'grpc-load'}, `
+          + `${settings.connections} connections × ${settings.streams} streams, ${window}`,
+        '',
+        scenarioTable(rows),
+        ...(h2Rows.length ? ['', h2loadTable(h2Rows), '', `h2load command: ${h2Rows[0]!.result.command.replace(/\S+\.bin/, 'cached.bin').replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT')}`] : []),
+      ] : []),
+      ...(httpRows.length ? [
+        ...(rows.length ? [''] : []),
+        `HTTP door (Envoy ext_authz http_service, HTTP/1.1 GET /ext_authz/…): ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by raw-h1-client, `
+          + `${httpConnections(settings)} keep-alive connections × 1 request in flight (no pipelining), ${window}`,
+        '',
+        httpDoorTable(scenarioTable, httpRows, 'HTTP door scenario'),
+        ...(httpH2Rows.length ? [
+          '', httpDoorTable(h2loadTable, httpH2Rows, 'HTTP door scenario (h2load --h1)'),
+          '', `h2load command: ${httpH2Rows[0]!.result.command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT')}`,
+        ] : []),
+      ] : []),
+      ...caveats([...rows, ...httpRows]).map((line) => `\nnote: ${line}`),
+      ...httpH2Rows.filter((r) => r.result.statusCodes && r.result.statusCodes['2xx'] !== r.result.succeeded + r.result.failed)
+        .map((r) => `\nnote: ${r.title} (h2load): not every answer was 2xx — ${JSON.stringify(r.result.statusCodes)}.`),
       '',
       `JWKS requests served: ${issuer.jwksRequests}`,
     ].join('\n');
     process.stdout.write(`${report}\n`);
 
     const resultsFile = join(RESULTS_DIR, `check-bench-${machine.date.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(resultsFile, JSON.stringify({ machine, settings: { ...settings, programs: undefined }, scenarios: rows, h2load: h2Rows }, null, 2));
+    writeFileSync(resultsFile, JSON.stringify({ machine, settings: { ...settings, programs: undefined }, scenarios: allRows, h2load: allH2Rows }, null, 2));
     log(`results: ${resultsFile}`);
   } finally {
     await children.stopAll();
     await issuer.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * An HTTP door table: the same columns as the gRPC tables, its first column
+ * named so the rows cannot be taken for gRPC ones, and `vs null` computed
+ * against http-null (the report tables take the row with id `null` as the base).
+ */
+function httpDoorTable<R extends ScenarioRow | H2loadRow>(render: (rows: readonly R[]) => string, rows: readonly R[], firstColumn: string): string {
+  const table = render(rows.map((row) => (row.id === 'http-null' ? { ...row, id: 'null' } : row)));
+  return table.replace(/^\| scenario( \(h2load\))? \|/, `| ${firstColumn} |`);
 }
 
 runMain(main);

@@ -4,10 +4,16 @@
  * generator — raw-h2-client (HTTP/2 by hand on node:net) or grpc-load
  * (node:http2) — (and h2load when asked) on the load core, stop the server —
  * always, by pid.
+ *
+ * HTTP door scenarios (`door: 'http'`) do the same through the HTTP door:
+ * a node:http client for the preflight, raw-h1-client for the load and
+ * `h2load --h1` as the second opinion.
  */
 import { join } from 'node:path';
-import { ChildProcesses } from './child-processes.js';
+import { ChildProcesses, type Started } from './child-processes.js';
+import type { HttpCheck } from './envoy-like-check.js';
 import { expectAllowed } from './grpcjs-preflight.js';
+import { expectHttpAllowed } from './http-preflight.js';
 import { runH2load, type H2loadResult } from './h2load-run.js';
 import type { LoadResult } from './load-types.js';
 import type { ReadyLine } from './server-ready.js';
@@ -23,12 +29,30 @@ export const LOAD_CORE = 1;
  * request and runs with node's defaults. The servers always keep node's defaults.
  */
 const CLOSED_LOOP_NODE_FLAGS = ['--max-semi-space-size=64'];
+/**
+ * HTTP door, open loop: the pool of keep-alive connections raw-h1-client may
+ * use (one request in flight each). At 5k/s and ~0.1–0.2 ms per answer about
+ * one request is in flight on average (Little's law), so a few connections
+ * carry the traffic; 16 let ~3 ms of requests (a scavenge, a burst) go out at
+ * their scheduled time instead of queueing in the generator behind a busy
+ * connection — and a request that does queue still counts from its scheduled
+ * time. It is also the order of what an Envoy keeps towards one upstream
+ * (a pool per worker thread, a few workers, connections opened on demand),
+ * whereas 128 would mostly be idle sockets. Closed loop uses connections × streams (128 by default) to keep
+ * the same number of requests in flight as the gRPC scenarios.
+ */
+export const HTTP_OPEN_LOOP_CONNECTIONS = 16;
 
-export interface Scenario {
-  readonly id: 'null' | 'null-raw' | 'h2-null' | 'cached' | 'unique';
+/** A scenario loading the gRPC door (Authorization/Check). */
+export interface GrpcScenario {
+  readonly door?: 'grpc';
+  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'unique';
   readonly title: string;
-  /** null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js. */
-  readonly server: 'null' | 'null-raw' | 'h2-null' | 'real';
+  /**
+   * null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js;
+   * null-verify: null + jose verifying the Bearer token of every request.
+   */
+  readonly server: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'real';
   readonly framesFile: string;
   /** Requests the grpc-js preflight must see allowed. */
   readonly samples: readonly object[];
@@ -36,10 +60,35 @@ export interface Scenario {
   readonly h2loadBody?: string;
 }
 
+/** A scenario loading the HTTP door (Envoy's ext_authz `http_service`), HTTP/1.1. */
+export interface HttpScenario {
+  readonly door: 'http';
+  readonly id: 'http-null' | 'http-cached';
+  readonly title: string;
+  /** h1-null: node:http answering 200 to everything; real: the service's HTTP door. */
+  readonly server: 'h1-null' | 'real';
+  /** The raw HTTP/1.1 request(s) raw-h1-client sends (raw-h1-protocol.ts format). */
+  readonly requestsFile: string;
+  /** The same request for the node:http preflight and h2load --h1. */
+  readonly check: HttpCheck;
+  /** A response header the preflight's 200 must carry (the identity header of a real allow). */
+  readonly preflightHeader?: string;
+  /** Run h2load --h1 as a second opinion (closed loop). */
+  readonly h2load: boolean;
+}
+
+export type Scenario = GrpcScenario | HttpScenario;
+
 export interface LoadSettings {
   /** Directory of the compiled bench programs (dist/bench). */
   readonly programs: string;
   readonly configFile: string;
+  /** The bench issuer's JWKS, for the null-verify server. */
+  readonly jwksUri: string;
+  /** Server processes behind the one port (node:cluster through cluster-server.js when > 1). */
+  readonly workers: number;
+  /** taskset core list for the server (its workers included). */
+  readonly serverCores: string;
   readonly connections: number;
   readonly streams: number;
   readonly warmupS: number;
@@ -57,18 +106,23 @@ export interface ScenarioRun {
   readonly h2load?: H2loadResult;
 }
 
-const isReady = (v: unknown): v is ReadyLine => (v as ReadyLine).ready === true && typeof (v as ReadyLine).grpcPort === 'number';
+type GrpcReady = ReadyLine & { readonly grpcPort: number };
+type HttpReady = ReadyLine & { readonly httpPort: number };
+const isReady = (v: unknown): v is GrpcReady => (v as ReadyLine).ready === true && typeof (v as ReadyLine).grpcPort === 'number';
+const isHttpReady = (v: unknown): v is HttpReady => (v as ReadyLine).ready === true && typeof (v as ReadyLine).httpPort === 'number';
 const isLoadResult = (v: unknown): v is LoadResult => typeof (v as LoadResult).requests === 'number' && typeof (v as LoadResult).rps === 'number';
 
 export async function runScenario(children: ChildProcesses, scenario: Scenario, settings: LoadSettings, log: (line: string) => void): Promise<ScenarioRun> {
+  if (scenario.door === 'http') return runHttpScenario(children, scenario, settings, log);
   if (settings.waitIdleS > 0) await waitForIdleMachine(settings.waitIdleS, log);
   const serverArgs = {
     null: [join(settings.programs, 'null-server.js')],
     'null-raw': [join(settings.programs, 'null-server.js'), '--codec', 'raw'],
     'h2-null': [join(settings.programs, 'h2-null-server.js')],
+    'null-verify': [join(settings.programs, 'null-server.js'), '--codec', 'verify', '--jwks-uri', settings.jwksUri],
     real: [join(settings.programs, 'real-server.js'), '--config', settings.configFile],
   }[scenario.server];
-  const server = children.start(`${scenario.id} server`, SERVER_CORE, process.execPath, serverArgs);
+  const server = startServer(children, scenario.id, settings, serverArgs);
   try {
     const ready = await children.jsonLine(server, isReady, 20_000);
     await expectAllowed(ready.grpcPort, scenario.samples);
@@ -95,6 +149,56 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
       warmupS: settings.warmupS, durationS: settings.durationS, core: LOAD_CORE,
     });
     log(`  h2load:    ${Math.round(h2load.rps)} Check/s`);
+    return { load, h2load };
+  } finally {
+    await children.stop(server);
+  }
+}
+
+/** The scenario's server on the server cores: the program itself, or N of it behind cluster-server.js. */
+function startServer(children: ChildProcesses, id: string, settings: LoadSettings, programArgs: readonly string[]): Started {
+  const args = settings.workers > 1
+    ? [join(settings.programs, 'cluster-server.js'), '--workers', String(settings.workers), ...programArgs]
+    : programArgs;
+  return children.start(`${id} server`, settings.serverCores, process.execPath, args);
+}
+
+/** In flight for an HTTP door run: closed loop as the gRPC scenarios (connections × streams), open loop a small pool. */
+export function httpConnections(settings: Pick<LoadSettings, 'connections' | 'streams' | 'rps'>): number {
+  return settings.rps === undefined ? settings.connections * settings.streams : HTTP_OPEN_LOOP_CONNECTIONS;
+}
+
+async function runHttpScenario(children: ChildProcesses, scenario: HttpScenario, settings: LoadSettings, log: (line: string) => void): Promise<ScenarioRun> {
+  if (settings.waitIdleS > 0) await waitForIdleMachine(settings.waitIdleS, log);
+  const serverArgs = scenario.server === 'h1-null'
+    ? [join(settings.programs, 'h1-null-server.js')]
+    : [join(settings.programs, 'real-server.js'), '--config', settings.configFile];
+  const server = startServer(children, scenario.id, settings, serverArgs);
+  try {
+    const ready = await children.jsonLine(server, isHttpReady, 20_000);
+    await expectHttpAllowed(ready.httpPort, scenario.check, scenario.preflightHeader);
+
+    const connections = httpConnections(settings);
+    // Node's defaults, as raw-h2-client: the generator allocates next to nothing per request.
+    const generator = children.start('raw-h1-client', LOAD_CORE, process.execPath, [
+      join(settings.programs, 'raw-h1-client.js'),
+      '--port', String(ready.httpPort), '--requests', scenario.requestsFile,
+      '--connections', String(connections),
+      '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
+      '--server-pid', String(server.pid),
+      ...(settings.rps === undefined ? [] : ['--rps', String(settings.rps)]),
+    ]);
+    const load = await children.jsonLine(generator, isLoadResult, (settings.warmupS + settings.durationS + 30) * 1000);
+    await children.stop(generator);
+    log(`  raw-h1-client: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`
+      + (load.sendLagP99Ms === null ? '' : `, send lag p99 ${load.sendLagP99Ms} ms`));
+
+    if (!settings.h2load || !scenario.h2load) return { load };
+    const h2load = await runH2load(children, {
+      port: ready.httpPort, http1: { path: scenario.check.path, headers: scenario.check.headers },
+      connections, streams: 1, warmupS: settings.warmupS, durationS: settings.durationS, core: LOAD_CORE,
+    });
+    log(`  h2load --h1: ${Math.round(h2load.rps)} Check/s, status codes ${JSON.stringify(h2load.statusCodes)}`);
     return { load, h2load };
   } finally {
     await children.stop(server);
