@@ -10,7 +10,7 @@
  *   exp/nbf with skew, exp and sub required) → Identity from the claims.
  * Every path returns an AuthnResult; nothing here throws to the caller.
  */
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { jwtVerify, type JWTPayload } from 'jose';
 import type { Authenticator, AuthnResult } from './authenticator.js';
 import { SKIP } from './authenticator.js';
 import type { AuthRequest } from '../core/auth-request.js';
@@ -21,6 +21,7 @@ import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
 import { ALG_NOT_ALLOWED, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
 import { compileTokenSources, findToken, sourceId, type CompiledTokenSource } from './token-source.js';
+import { readUntrustedJwt } from './untrusted-jwt.js';
 
 /** Larger than any real access token; refusing before parsing bounds the work an attacker can ask for. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -187,14 +188,9 @@ export class BearerAuthenticator implements Authenticator {
 
   async #verify(token: string, issuers: ReadonlyMap<string, IssuerPlan>): Promise<Verified | CachedFailure> {
     // Decoded WITHOUT trust, only to choose the issuer and its key; jwtVerify re-reads everything.
-    let header: ProtectedHeaderParameters;
-    let claims: JWTPayload;
-    try {
-      header = decodeProtectedHeader(token);
-      claims = decodeJwt(token);
-    } catch {
-      return MALFORMED;
-    }
+    const decoded = readUntrustedJwt(token);
+    if (!decoded) return MALFORMED;
+    const { header, claims } = decoded;
     const plan = typeof claims.iss === 'string' ? issuers.get(claims.iss) : undefined;
     if (!plan) return UNTRUSTED_ISSUER;
 
