@@ -5,18 +5,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { checkEnvoyBootstrap, checkEnvoyYaml, EnvoyProtoSchema } from '../../src/server/envoy-config-check.js';
+import { bootstrapParts, editedOnce, escapeRegExp as escape, HCM_PATH, readEnvoyFile } from './envoy-bootstrap.js';
 
-const ENVOY_YAML = readFileSync(new URL('../../../envoy/envoy.yaml', import.meta.url), 'utf8');
-const HCM_PATH = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
+const ENVOY_YAML = readEnvoyFile('envoy.yaml');
 
-/** Replaces exactly one occurrence, so a test never silently edits nothing. */
 function edited(search: string, replacement: string): string {
-  const at = ENVOY_YAML.indexOf(search);
-  assert.ok(at >= 0 && ENVOY_YAML.indexOf(search, at + 1) < 0, `"${search}" must occur once in envoy.yaml`);
-  return ENVOY_YAML.slice(0, at) + replacement + ENVOY_YAML.slice(at + search.length);
+  return editedOnce(ENVOY_YAML, search, replacement);
 }
 
 function onlyError(yamlText: string): string {
@@ -149,12 +144,7 @@ describe('protobuf JSON mapping details', () => {
 });
 
 describe('semantics the deployment relies on', () => {
-  const config = parse(ENVOY_YAML) as any;
-  const listener = config.static_resources.listeners[0];
-  const hcm = listener.filter_chains[0].filters[0].typed_config;
-  const filters = hcm.http_filters as { name: string; typed_config: any }[];
-  const extAuthz = filters.find((f) => f.name === 'envoy.filters.http.ext_authz')!;
-  const clusters = config.static_resources.clusters as any[];
+  const { config, listener, hcm, filters, extAuthz, clusters } = bootstrapParts(ENVOY_YAML);
 
   test('ext_authz runs, and runs before the router (the last filter)', () => {
     assert.ok(extAuthz);
@@ -204,7 +194,3 @@ describe('semantics the deployment relies on', () => {
     assert.equal(config.admin.address.socket_address.address, '127.0.0.1');
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
