@@ -1,23 +1,25 @@
 /**
  * gRPC door, outbound, on the hot path: Decision → CheckResponse bytes
- * directly, with protobufjs's Writer.
+ * directly, in one pass over a reused scratch buffer.
  *
  * Rendering the Decision as an object (check-response.ts) and letting
  * proto-loader run fromObject + encode over it builds every message twice;
- * this writes the same fields in one pass. The bytes decode to exactly what
- * `checkResponseFor` describes (test/server/check-response-wire.test.ts), and
- * check-response.ts stays the readable statement of the mapping.
+ * protobufjs's Writer, used here before, still allocates an operation object
+ * per field and a state per nested message (~8.5 µs for an allow with four
+ * identity headers). This writes the bytes in place: a nested message or
+ * string gets a one-byte length slot, and the rare one of 128 bytes or more
+ * is moved up to make room for a longer varint. The bytes are the ones
+ * protobufjs wrote and decode to exactly what `checkResponseFor` describes
+ * (test/server/check-wire-codec.test.ts), and check-response.ts stays the
+ * readable statement of the mapping.
  *
  * Field numbers are Envoy's (envoy/service/auth/v3/external_auth.proto,
  * envoy/config/core/v3/base.proto, google/rpc/status.proto,
  * google/protobuf/struct.proto).
  */
 import { LRUCache } from 'lru-cache';
-import protobuf from 'protobufjs/minimal.js';
 import type { Decision, HeaderPair } from '../core/decision.js';
 import { APPEND_IF_EXISTS_OR_ADD, OVERWRITE_IF_EXISTS_OR_ADD, RPC_OK, rpcCodeFor } from './check-response.js';
-
-type Writer = protobuf.Writer;
 
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
@@ -52,25 +54,107 @@ const ENTRY_KEY = tag(1, WIRE_LEN);
 const ENTRY_VALUE = tag(2, WIRE_LEN);
 const VALUE_STRING = tag(3, WIRE_LEN);
 
-function writeHeaderOptions(w: Writer, fieldTag: number, pairs: readonly HeaderPair[], appendAction: number): void {
+/**
+ * The scratch buffer every answer is written into, then copied out: one
+ * allocation per answer, of its exact size. It grows (doubling) for a large
+ * answer and stays grown; answers are a few hundred bytes.
+ */
+let scratch = Buffer.allocUnsafeSlow(4096);
+let pos = 0;
+
+function ensure(extra: number): void {
+  if (pos + extra <= scratch.length) return;
+  let size = scratch.length * 2;
+  while (size < pos + extra) size *= 2;
+  const grown = Buffer.allocUnsafeSlow(size);
+  scratch.copy(grown, 0, 0, pos);
+  scratch = grown;
+}
+
+/** A non-negative integer below 2^32 as a varint (every value written here: tags, lengths, codes, enums). */
+function varint(value: number): void {
+  ensure(5);
+  while (value > 0x7f) {
+    scratch[pos++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  scratch[pos++] = value;
+}
+
+function varintSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
+}
+
+/** Starts a length-delimited field: its tag and a one-byte length slot; returns where the content starts. */
+function open(fieldTag: number): number {
+  varint(fieldTag);
+  ensure(1);
+  pos++;
+  return pos;
+}
+
+/** Ends a length-delimited field opened at `start`: writes its length, moving the content up if it needs more than one byte. */
+function close(start: number): void {
+  const length = pos - start;
+  const size = varintSize(length);
+  if (size > 1) {
+    ensure(size - 1);
+    scratch.copyWithin(start + size - 1, start, pos);
+    pos += size - 1;
+  }
+  let at = start - 1;
+  let value = length;
+  while (value > 0x7f) {
+    scratch[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  scratch[at] = value;
+}
+
+/** Short ASCII strings are copied in JS: a native UTF-8 write per header name costs more than the loop. */
+const SHORT_STRING = 32;
+
+function string(fieldTag: number, value: string): void {
+  const start = open(fieldTag);
+  ensure(value.length * 3);
+  const length = value.length;
+  let ascii = length <= SHORT_STRING;
+  if (ascii) {
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code > 0x7f) { ascii = false; break; }
+      scratch[pos + i] = code;
+    }
+  }
+  pos += ascii ? length : scratch.write(value, pos, 'utf8');
+  close(start);
+}
+
+function headerOptions(fieldTag: number, pairs: readonly HeaderPair[], appendAction: number): void {
   for (const [key, value] of pairs) {
-    w.uint32(fieldTag).fork();
-    w.uint32(OPTION_HEADER).fork().uint32(HEADER_KEY).string(key).uint32(HEADER_VALUE).string(value).ldelim();
-    w.uint32(OPTION_APPEND_ACTION).int32(appendAction);
-    w.ldelim();
+    const option = open(fieldTag);
+    const header = open(OPTION_HEADER);
+    string(HEADER_KEY, key);
+    string(HEADER_VALUE, value);
+    close(header);
+    varint(OPTION_APPEND_ACTION);
+    varint(appendAction);
+    close(option);
   }
 }
 
-function writeMetadata(w: Writer, metadata: Readonly<Record<string, string>>): void {
-  w.uint32(RESPONSE_DYNAMIC_METADATA).fork();
+function metadataField(metadata: Readonly<Record<string, string>>): void {
+  const struct = open(RESPONSE_DYNAMIC_METADATA);
   // Sorted, as check-response.ts renders it: the bytes of one decision are stable.
   for (const key of Object.keys(metadata).sort()) {
-    w.uint32(STRUCT_FIELDS).fork();
-    w.uint32(ENTRY_KEY).string(key);
-    w.uint32(ENTRY_VALUE).fork().uint32(VALUE_STRING).string(metadata[key]!).ldelim();
-    w.ldelim();
+    const entry = open(STRUCT_FIELDS);
+    string(ENTRY_KEY, key);
+    const value = open(ENTRY_VALUE);
+    string(VALUE_STRING, metadata[key]!);
+    close(value);
+    close(entry);
   }
-  w.ldelim();
+  close(struct);
 }
 
 /** An encoded allow, valid for the exact `upstreamHeadersToRemove` and `metadata` objects it was made from. */
@@ -100,25 +184,36 @@ export function encodeCheckResponse(decision: Decision): Uint8Array {
   return bytes;
 }
 
+/** The answer's bytes, in a Buffer of their own (the scratch buffer is reused by the next answer). */
 function encode(decision: Decision): Uint8Array {
-  const w = protobuf.Writer.create();
+  pos = 0;
   if (decision.allow) {
-    w.uint32(RESPONSE_STATUS).fork().uint32(STATUS_CODE).int32(RPC_OK).ldelim();
-    w.uint32(RESPONSE_OK).fork();
+    const status = open(RESPONSE_STATUS);
+    varint(STATUS_CODE);
+    varint(RPC_OK);
+    close(status);
+    const ok = open(RESPONSE_OK);
     // Overwrite, never append: a client-sent x-kestra-user must not survive next to ours.
-    writeHeaderOptions(w, OK_HEADERS, decision.upstreamHeaders, OVERWRITE_IF_EXISTS_OR_ADD);
-    for (const name of decision.upstreamHeadersToRemove) w.uint32(OK_HEADERS_TO_REMOVE).string(name);
-    writeHeaderOptions(w, OK_RESPONSE_HEADERS_TO_ADD, decision.responseHeaders, APPEND_IF_EXISTS_OR_ADD);
-    w.ldelim();
+    headerOptions(OK_HEADERS, decision.upstreamHeaders, OVERWRITE_IF_EXISTS_OR_ADD);
+    for (const name of decision.upstreamHeadersToRemove) string(OK_HEADERS_TO_REMOVE, name);
+    headerOptions(OK_RESPONSE_HEADERS_TO_ADD, decision.responseHeaders, APPEND_IF_EXISTS_OR_ADD);
+    close(ok);
   } else {
-    w.uint32(RESPONSE_STATUS).fork().uint32(STATUS_CODE).int32(rpcCodeFor(decision.status)).uint32(STATUS_MESSAGE).string(decision.reason).ldelim();
-    w.uint32(RESPONSE_DENIED).fork();
-    w.uint32(DENIED_STATUS).fork().uint32(HTTP_STATUS_CODE).int32(decision.status).ldelim();
+    const status = open(RESPONSE_STATUS);
+    varint(STATUS_CODE);
+    varint(rpcCodeFor(decision.status));
+    string(STATUS_MESSAGE, decision.reason);
+    close(status);
+    const denied = open(RESPONSE_DENIED);
+    const httpStatus = open(DENIED_STATUS);
+    varint(HTTP_STATUS_CODE);
+    varint(decision.status);
+    close(httpStatus);
     // Every value is added, so several Set-Cookie lines all reach the client.
-    writeHeaderOptions(w, DENIED_HEADERS, decision.responseHeaders, APPEND_IF_EXISTS_OR_ADD);
-    w.uint32(DENIED_BODY).string(decision.body);
-    w.ldelim();
+    headerOptions(DENIED_HEADERS, decision.responseHeaders, APPEND_IF_EXISTS_OR_ADD);
+    string(DENIED_BODY, decision.body);
+    close(denied);
   }
-  writeMetadata(w, decision.metadata);
-  return w.finish();
+  metadataField(decision.metadata);
+  return Buffer.from(scratch.subarray(0, pos));
 }

@@ -130,3 +130,47 @@ test('every Decision encodes to what checkResponseFor describes', () => {
     assert.deepEqual(actual, expected);
   }), { numRuns: 3000 });
 });
+
+// Long and non-ASCII values: lengths of 128 bytes and more take multi-byte varints (the
+// encoder moves the content up), and UTF-8 lengths differ from string lengths.
+const text = fc.string({ unit: 'grapheme', maxLength: 400 });
+const wide = fc.oneof(text, fc.string({ unit: 'grapheme-ascii', minLength: 100, maxLength: 20_000 }));
+const widePairs = fc.array(fc.tuple(token, wide), { maxLength: 4 });
+const wideDecision: fc.Arbitrary<Decision> = fc.record({
+  allow: fc.boolean(),
+  status: fc.constantFrom(200, 302, 401, 403, 503),
+  reason,
+  message: text,
+  requestId: token,
+  ruleId: token,
+  ruleLabel: text,
+  upstreamHeaders: widePairs,
+  upstreamHeadersToRemove: fc.array(text, { maxLength: 3 }),
+  responseHeaders: widePairs,
+  body: wide,
+  metadata: fc.dictionary(token.filter((k) => k !== '__proto__'), wide, { maxKeys: 5 }),
+});
+
+test('long and non-ASCII values encode to what proto-loader writes, to the byte count', () => {
+  fc.assert(fc.property(wideDecision, (d) => {
+    const reference = Buffer.from(check.responseSerialize(checkResponseFor(d)));
+    const ours = Buffer.from(encodeCheckResponse(d));
+    assert.deepEqual(check.responseDeserialize(ours), check.responseDeserialize(reference));
+    // Same size; the bytes themselves may differ only in the order of metadata entries
+    // (ours sorted by key, proto-loader's in object key order, which puts "0" before "").
+    assert.equal(ours.length, reference.length);
+  }), { numRuns: 500 });
+});
+
+const deniedExample: Decision = {
+  allow: false, status: 401, reason: 'token_expired', message: 'token expired', requestId: 'r-1', ruleId: 'api', ruleLabel: 'api',
+  upstreamHeaders: [], upstreamHeadersToRemove: [], responseHeaders: [['www-authenticate', 'Bearer error="invalid_token"']],
+  body: '', metadata: { reason: 'token_expired' },
+};
+
+test('answers do not share memory: each one keeps its bytes after the next is encoded', () => {
+  const first = encodeCheckResponse({ ...deniedExample, body: 'first' });
+  const copy = Buffer.from(first);
+  encodeCheckResponse({ ...deniedExample, body: 'second, and longer than the first one' });
+  assert.deepEqual(Buffer.from(first), copy);
+});
