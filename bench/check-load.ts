@@ -18,6 +18,7 @@ import { LatencyHistogram } from './latency-histogram.js';
 import type { LoadOptions, LoadResult } from './load-types.js';
 import { watchCpu } from './proc-cpu.js';
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
+import { round } from './round.js';
 
 export type { LoadOptions, LoadResult } from './load-types.js';
 
@@ -202,9 +203,4 @@ export async function runCheckLoad(options: LoadOptions): Promise<LoadResult> {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

@@ -32,6 +32,7 @@ import type { LoadResult } from './load-types.js';
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
 import { watchCpu } from './proc-cpu.js';
 import { H1ResponseReader, type ResponseSink } from './raw-h1-protocol.js';
+import { round } from './round.js';
 
 export interface RawH1LoadOptions {
   readonly host: string;
@@ -287,9 +288,4 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
       if (sendingDone() && inFlight === 0) onAllSent();
     });
   }
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

@@ -26,6 +26,7 @@ import { watchCpu } from './proc-cpu.js';
 import { RawH2Connection, type StreamSink } from './raw-h2-connection.js';
 import type { FrameSource } from './raw-h2-frame-source.js';
 import { grpcRequestHeaderBlock, readCheckVerdict, type CheckVerdict } from './raw-h2-protocol.js';
+import { round } from './round.js';
 
 export interface RawLoadOptions {
   readonly host: string;
@@ -451,9 +452,4 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
       if (sendingDone() && inFlight === 0) onAllSent();
     });
   }
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
