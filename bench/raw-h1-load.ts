@@ -32,6 +32,7 @@ import type { LoadResult } from './load-types.js';
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
 import { watchCpu } from './proc-cpu.js';
 import { H1ResponseReader, type ResponseSink } from './raw-h1-protocol.js';
+import { measurementWindow } from './measurement-window.js';
 import { round } from './round.js';
 
 export interface RawH1LoadOptions {
@@ -279,13 +280,7 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
     serverCloses,
   };
 
-  /** Waits `ms`, or less when --max-requests are all sent and answered (the timer is then cleared, so nothing lingers). */
   function windowOf(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      if (options.maxRequests === undefined) return;
-      onAllSent = () => { clearTimeout(timer); resolve(); };
-      if (sendingDone() && inFlight === 0) onAllSent();
-    });
+    return measurementWindow(ms, options.maxRequests !== undefined, () => sendingDone() && inFlight === 0, (finish) => { onAllSent = finish; });
   }
 }

@@ -26,6 +26,7 @@ import { watchCpu } from './proc-cpu.js';
 import { RawH2Connection, type StreamSink } from './raw-h2-connection.js';
 import type { FrameSource } from './raw-h2-frame-source.js';
 import { grpcRequestHeaderBlock, readCheckVerdict, type CheckVerdict } from './raw-h2-protocol.js';
+import { measurementWindow } from './measurement-window.js';
 import { round } from './round.js';
 
 export interface RawLoadOptions {
@@ -443,13 +444,7 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
     connectionsOpened,
   };
 
-  /** Waits `ms`, or less when --max-requests are all sent and answered (the timer is then cleared, so nothing lingers). */
   function windowOf(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      if (options.maxRequests === undefined) return;
-      onAllSent = () => { clearTimeout(timer); resolve(); };
-      if (sendingDone() && inFlight === 0) onAllSent();
-    });
+    return measurementWindow(ms, options.maxRequests !== undefined, () => sendingDone() && inFlight === 0, (finish) => { onAllSent = finish; });
   }
 }
