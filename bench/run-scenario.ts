@@ -122,30 +122,20 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
     'null-verify': [join(settings.programs, 'null-server.js'), '--codec', 'verify', '--jwks-uri', settings.jwksUri],
     real: [join(settings.programs, 'real-server.js'), '--config', settings.configFile],
   }[scenario.server];
-  const load = await withGrpcServer(children, scenario, settings, serverArgs, async (ready, server) => {
-    const [generatorName, generatorFlags] = settings.generator === 'raw'
-      ? ['raw-h2-client', []]
-      : ['grpc-load', settings.rps === undefined ? CLOSED_LOOP_NODE_FLAGS : []];
-    const generator = children.start(generatorName, LOAD_CORE, process.execPath, [
-      ...generatorFlags, join(settings.programs, `${generatorName}.js`),
-      '--port', String(ready.grpcPort), '--frames', scenario.framesFile,
-      '--connections', String(settings.connections), '--streams', String(settings.streams),
-      '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
-      '--server-pid', String(server.pid),
-      ...(settings.rps === undefined ? [] : ['--rps', String(settings.rps)]),
-    ]);
-    const load = await children.jsonLine(generator, isLoadResult, (settings.warmupS + settings.durationS + 30) * 1000);
-    await children.stop(generator);
-    log(`  ${generatorName}: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`
-      + (load.sendLagP99Ms === null ? '' : `, send lag p99 ${load.sendLagP99Ms} ms`));
-    return load;
-  });
+  const withServer = <T>(use: (ready: GrpcReady, server: Started) => Promise<T>) => withCheckedServer(
+    children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples), use);
+
+  const [generatorName, generatorFlags] = settings.generator === 'raw'
+    ? ['raw-h2-client', []]
+    : ['grpc-load', settings.rps === undefined ? CLOSED_LOOP_NODE_FLAGS : []];
+  const load = await withServer((ready, server) => runGenerator(children, generatorName, generatorFlags, [
+    '--port', String(ready.grpcPort), '--frames', scenario.framesFile,
+    '--connections', String(settings.connections), '--streams', String(settings.streams),
+  ], server, settings, log));
 
   const h2loadBody = scenario.h2loadBody;
   if (!settings.h2load || h2loadBody === undefined) return { load };
-  // A server of its own: right after the first generator, a server still carries the old-space
-  // garbage of that load (node:http2's header strings) and h2load would measure its clean-up.
-  const h2load = await withGrpcServer(children, scenario, settings, serverArgs, (ready) => runH2load(children, {
+  const h2load = await withServer((ready) => runH2load(children, {
     port: ready.grpcPort, bodyFile: h2loadBody, connections: settings.connections, streams: settings.streams,
     warmupS: settings.warmupS, durationS: settings.durationS, core: LOAD_CORE,
   }));
@@ -153,17 +143,39 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
   return { load, h2load };
 }
 
-/** Starts the scenario's server, checks that its requests are allowed, runs `use`, stops the server — always, by pid. */
-async function withGrpcServer<T>(children: ChildProcesses, scenario: GrpcScenario, settings: LoadSettings, serverArgs: readonly string[],
-  use: (ready: GrpcReady, server: Started) => Promise<T>): Promise<T> {
-  const server = startServer(children, scenario.id, settings, serverArgs);
+/**
+ * Starts a server, checks that the scenario's requests are allowed, runs
+ * `use`, stops the server — always, by pid. Each generator of a scenario gets
+ * a server of its own: right after one load a server still carries that
+ * load's garbage (node:http2's old-space header strings), and the next
+ * generator would measure its clean-up.
+ */
+async function withCheckedServer<R extends ReadyLine, T>(children: ChildProcesses, id: string, settings: LoadSettings, serverArgs: readonly string[],
+  isReadyLine: (v: unknown) => v is R, preflight: (ready: R) => Promise<void>, use: (ready: R, server: Started) => Promise<T>): Promise<T> {
+  const server = startServer(children, id, settings, serverArgs);
   try {
-    const ready = await children.jsonLine(server, isReady, 20_000);
-    await expectAllowed(ready.grpcPort, scenario.samples);
+    const ready = await children.jsonLine(server, isReadyLine, 20_000);
+    await preflight(ready);
     return await use(ready, server);
   } finally {
     await children.stop(server);
   }
+}
+
+/** Runs one of our generators on the load core against `server` with the run's window and rate; logs and returns its result. */
+async function runGenerator(children: ChildProcesses, name: string, nodeFlags: readonly string[], args: readonly string[], server: Started,
+  settings: LoadSettings, log: (line: string) => void): Promise<LoadResult> {
+  const generator = children.start(name, LOAD_CORE, process.execPath, [
+    ...nodeFlags, join(settings.programs, `${name}.js`), ...args,
+    '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
+    '--server-pid', String(server.pid),
+    ...(settings.rps === undefined ? [] : ['--rps', String(settings.rps)]),
+  ]);
+  const load = await children.jsonLine(generator, isLoadResult, (settings.warmupS + settings.durationS + 30) * 1000);
+  await children.stop(generator);
+  log(`  ${name}: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`
+    + (load.sendLagP99Ms === null ? '' : `, send lag p99 ${load.sendLagP99Ms} ms`));
+  return load;
 }
 
 /** The scenario's server on the server cores: the program itself, or N of it behind cluster-server.js. */
@@ -184,34 +196,20 @@ async function runHttpScenario(children: ChildProcesses, scenario: HttpScenario,
   const serverArgs = scenario.server === 'h1-null'
     ? [join(settings.programs, 'h1-null-server.js')]
     : [join(settings.programs, 'real-server.js'), '--config', settings.configFile];
-  const server = startServer(children, scenario.id, settings, serverArgs);
-  try {
-    const ready = await children.jsonLine(server, isHttpReady, 20_000);
-    await expectHttpAllowed(ready.httpPort, scenario.check, scenario.preflightHeader);
+  const withServer = <T>(use: (ready: HttpReady, server: Started) => Promise<T>) => withCheckedServer(
+    children, scenario.id, settings, serverArgs, isHttpReady, (ready) => expectHttpAllowed(ready.httpPort, scenario.check, scenario.preflightHeader), use);
 
-    const connections = httpConnections(settings);
-    // Node's defaults, as raw-h2-client: the generator allocates next to nothing per request.
-    const generator = children.start('raw-h1-client', LOAD_CORE, process.execPath, [
-      join(settings.programs, 'raw-h1-client.js'),
-      '--port', String(ready.httpPort), '--requests', scenario.requestsFile,
-      '--connections', String(connections),
-      '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
-      '--server-pid', String(server.pid),
-      ...(settings.rps === undefined ? [] : ['--rps', String(settings.rps)]),
-    ]);
-    const load = await children.jsonLine(generator, isLoadResult, (settings.warmupS + settings.durationS + 30) * 1000);
-    await children.stop(generator);
-    log(`  raw-h1-client: ${Math.round(load.rps)} Check/s, p99 ${load.latency.p99Ms} ms, ${load.allowPercent} % allowed, server CPU ${load.serverCpuPercent} %`
-      + (load.sendLagP99Ms === null ? '' : `, send lag p99 ${load.sendLagP99Ms} ms`));
+  const connections = httpConnections(settings);
+  // Node's defaults, as raw-h2-client: the generator allocates next to nothing per request.
+  const load = await withServer((ready, server) => runGenerator(children, 'raw-h1-client', [], [
+    '--port', String(ready.httpPort), '--requests', scenario.requestsFile, '--connections', String(connections),
+  ], server, settings, log));
 
-    if (!settings.h2load || !scenario.h2load) return { load };
-    const h2load = await runH2load(children, {
-      port: ready.httpPort, http1: { path: scenario.check.path, headers: scenario.check.headers },
-      connections, streams: 1, warmupS: settings.warmupS, durationS: settings.durationS, core: LOAD_CORE,
-    });
-    log(`  h2load --h1: ${Math.round(h2load.rps)} Check/s, status codes ${JSON.stringify(h2load.statusCodes)}`);
-    return { load, h2load };
-  } finally {
-    await children.stop(server);
-  }
+  if (!settings.h2load || !scenario.h2load) return { load };
+  const h2load = await withServer((ready) => runH2load(children, {
+    port: ready.httpPort, http1: { path: scenario.check.path, headers: scenario.check.headers },
+    connections, streams: 1, warmupS: settings.warmupS, durationS: settings.durationS, core: LOAD_CORE,
+  }));
+  log(`  h2load --h1: ${Math.round(h2load.rps)} Check/s, status codes ${JSON.stringify(h2load.statusCodes)}`);
+  return { load, h2load };
 }
