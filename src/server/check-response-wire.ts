@@ -177,15 +177,19 @@ export function encodeCheckResponse(decision: Decision): Uint8Array {
   if (!decision.allow || decision.responseHeaders.length !== 0 || !Object.isFrozen(decision.upstreamHeaders)) return encode(decision);
   const known = encodedAllows.get(decision.upstreamHeaders);
   if (known && known.remove === decision.upstreamHeadersToRemove && known.metadata === decision.metadata) return known.bytes;
-  // A copy of its own: the encoder's bytes are a slice of Buffer's shared 8 KB pool, and
-  // keeping a slice would keep the whole pool chunk alive with it.
-  const bytes = new Uint8Array(encode(decision));
+  // Memory of its own: a slice of Buffer's shared 8 KB pool, kept in the memo, would keep
+  // the whole pool chunk alive with it.
+  const bytes = encode(decision, true);
   encodedAllows.set(decision.upstreamHeaders, { remove: decision.upstreamHeadersToRemove, metadata: decision.metadata, bytes });
   return bytes;
 }
 
-/** The answer's bytes, in a Buffer of their own (the scratch buffer is reused by the next answer). */
-function encode(decision: Decision): Uint8Array {
+/**
+ * The answer's bytes, copied out of the scratch buffer (reused by the next
+ * answer). `remembered`: the bytes will be kept in the memo, so they get
+ * memory of their own rather than a slice of Buffer's pool.
+ */
+function encode(decision: Decision, remembered = false): Uint8Array {
   pos = 0;
   if (decision.allow) {
     const status = open(RESPONSE_STATUS);
@@ -215,5 +219,7 @@ function encode(decision: Decision): Uint8Array {
     close(denied);
   }
   metadataField(decision.metadata);
-  return Buffer.from(scratch.subarray(0, pos));
+  const out = remembered ? Buffer.allocUnsafeSlow(pos) : Buffer.allocUnsafe(pos);
+  scratch.copy(out, 0, 0, pos);
+  return out;
 }
