@@ -105,23 +105,30 @@ test('a string or nested message that runs past its parent is refused', () => {
 });
 
 const reason = fc.constantFrom(...(Object.keys(REASONS) as ReasonCode[]));
-const pairs = fc.array(fc.tuple(token, token), { maxLength: 5 });
-const decision: fc.Arbitrary<Decision> = fc.record({
-  allow: fc.boolean(),
-  status: fc.constantFrom(200, 302, 400, 401, 403, 500, 503),
-  reason,
-  message: token,
-  requestId: token,
-  ruleId: token,
-  ruleLabel: token,
-  upstreamHeaders: pairs,
-  upstreamHeadersToRemove: fc.array(token, { maxLength: 3 }),
-  responseHeaders: pairs,
-  body: token,
-  // Metadata keys are ours (user, groups, rule, reason…); `__proto__` would only
-  // show that the object-form reference drops it on a plain `{}`.
-  metadata: fc.dictionary(token.filter((k) => k !== '__proto__'), token, { maxKeys: 5 }),
-});
+/**
+ * Decisions whose free texts (message, rule label, header names removed) come
+ * from `text` and whose values (header values, body, metadata values) from `value`.
+ */
+function decisionOf(text: fc.Arbitrary<string>, value: fc.Arbitrary<string>, maxPairs: number): fc.Arbitrary<Decision> {
+  const pairs = fc.array(fc.tuple(token, value), { maxLength: maxPairs });
+  return fc.record({
+    allow: fc.boolean(),
+    status: fc.constantFrom(200, 302, 400, 401, 403, 500, 503),
+    reason,
+    message: text,
+    requestId: token,
+    ruleId: token,
+    ruleLabel: text,
+    upstreamHeaders: pairs,
+    upstreamHeadersToRemove: fc.array(text, { maxLength: 3 }),
+    responseHeaders: pairs,
+    body: value,
+    // Metadata keys are ours (user, groups, rule, reason…); `__proto__` would only
+    // show that the object-form reference drops it on a plain `{}`.
+    metadata: fc.dictionary(token.filter((k) => k !== '__proto__'), value, { maxKeys: 5 }),
+  });
+}
+const decision = decisionOf(token, token, 5);
 
 test('every Decision encodes to what checkResponseFor describes', () => {
   fc.assert(fc.property(decision, (d) => {
@@ -135,21 +142,7 @@ test('every Decision encodes to what checkResponseFor describes', () => {
 // encoder moves the content up), and UTF-8 lengths differ from string lengths.
 const text = fc.string({ unit: 'grapheme', maxLength: 400 });
 const wide = fc.oneof(text, fc.string({ unit: 'grapheme-ascii', minLength: 100, maxLength: 20_000 }));
-const widePairs = fc.array(fc.tuple(token, wide), { maxLength: 4 });
-const wideDecision: fc.Arbitrary<Decision> = fc.record({
-  allow: fc.boolean(),
-  status: fc.constantFrom(200, 302, 401, 403, 503),
-  reason,
-  message: text,
-  requestId: token,
-  ruleId: token,
-  ruleLabel: text,
-  upstreamHeaders: widePairs,
-  upstreamHeadersToRemove: fc.array(text, { maxLength: 3 }),
-  responseHeaders: widePairs,
-  body: wide,
-  metadata: fc.dictionary(token.filter((k) => k !== '__proto__'), wide, { maxKeys: 5 }),
-});
+const wideDecision = decisionOf(text, wide, 4);
 
 test('long and non-ASCII values encode to what proto-loader writes, to the byte count', () => {
   fc.assert(fc.property(wideDecision, (d) => {
