@@ -5,7 +5,7 @@
  *   node dist/bench/soak.js [--minutes 10] [--rps R | --capacity C] [--load-percent 70]
  *        [--warmup 10] [--connections 4] [--streams 32] [--wrong-per-second 1] [--wait-idle 0]
  *        [--token-cache-size 10000]    (the service's default)
- *        [--server-node-flags '--max-old-space-size=160']   (the image's heap cap)
+ *        [--server-node-flags '--max-old-space-size=160']   (default: npm start's flags, the heap cap)
  *   node dist/bench/soak.js --distinct-tokens 1000000     (memory after N never-seen tokens)
  *
  * Soak: without --rps, capacity is measured first (closed loop, 10 s, on a
@@ -33,6 +33,7 @@ import { expectAllowed } from './grpcjs-preflight.js';
 import { waitForIdleMachine } from './proc-cpu.js';
 import type { IntervalReport, RawLoadResult } from './raw-h2-load.js';
 import { LOAD_CORE, SERVER_CORE } from './run-scenario.js';
+import { shippedNodeFlags } from './shipped-node-flags.js';
 import { DEFAULT_SHARES, EXPECTED, SOAK_BASIC_PASSWORD, SOAK_OUTSIDER_GROUP, usersYaml, writeSoakMix } from './soak-mix.js';
 import { sampleMemory, type MemorySample } from './soak-memory.js';
 import { distinctTokens } from './soak-tokens.js';
@@ -66,7 +67,7 @@ const isInterval = (v: unknown): v is IntervalReport => typeof (v as IntervalRep
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Node flags for the server process (`--server-node-flags`), e.g. a heap cap like a container's. */
+/** Node flags for the server process (`--server-node-flags`); by default those the service ships with. */
 let serverNodeFlags: string[] = [];
 
 async function startServer(children: ChildProcesses, configFile: string, name: string): Promise<{ server: Started; ready: ServerReady }> {
@@ -141,12 +142,14 @@ function kindsTable(result: RawLoadResult): { text: string; wrong: string[] } {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const flags = parseFlags('soak', argv, FLAGS);
-  serverNodeFlags = flag(flags, 'server-node-flags', '').split(' ').filter(Boolean);
+  // An empty --server-node-flags '' runs the server with none (V8 sizes the heap from the machine's RAM).
+  serverNodeFlags = flag(flags, 'server-node-flags', shippedNodeFlags().join(' ')).split(' ').filter(Boolean);
   const children = new ChildProcesses();
   if (!children.pinned) log('note: taskset or a second core is missing: server and load share the CPU');
   const machine = {
     date: new Date().toISOString(), nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version,
     loadavgAtStart: loadavg().map((n) => Number(n.toFixed(2))), command: `node dist/bench/soak.js ${argv.join(' ')}`.trim(), pinned: children.pinned,
+    serverNodeFlags: serverNodeFlags.join(' '),
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'kestra-authz-soak-'));
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     const report = [
       `Soak — ${machine.date}`,
       `machine: ${machine.nproc} vCPU, ${machine.cpu}, node ${machine.node}, load average at start ${machine.loadavgAtStart.join(' ')}`,
-      `command: ${machine.command}`,
+      `command: ${machine.command} (server node flags: ${machine.serverNodeFlags || 'none'})`,
       `load: open loop at ${int(rps)} Check/s${capacity ? ` (${loadPercent} % of a measured ${int(capacity)})` : ''} by raw-h2-client, `
         + `${connections} × ${streams} streams, warm-up ${warmupS} s, ${minutes} min measured; server CPU ${r.serverCpuPercent} %, `
         + `other CPU ${r.otherCpuPercent} %, token-cache-size ${tokenCacheSize}`,
@@ -285,7 +288,7 @@ async function main(): Promise<void> {
     const verdict = end?.vmRssMb !== null && end?.vmRssMb !== undefined && end.vmRssMb <= RSS_LIMIT_MB ? 'within' : 'ABOVE';
     const report = [
       `Distinct tokens — ${info.date}`,
-      `machine: ${info.nproc} vCPU, ${info.cpu}, node ${info.node}; command: ${info.command}`,
+      `machine: ${info.nproc} vCPU, ${info.cpu}, node ${info.node}; command: ${info.command} (server node flags: ${info.serverNodeFlags || 'none'})`,
       `${int(r.requests)} requests (${int(r.allowed)} allowed, ${r.tokenWraps} wraps) in ${r.measuredS} s = ${int(r.rps)} Check/s; `
         + `server CPU ${r.serverCpuPercent} %, other CPU ${r.otherCpuPercent} %; token-cache-size ${tokenCacheSize}`,
       '', memoryTable(memory), '',
