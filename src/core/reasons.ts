@@ -38,6 +38,8 @@ export const REASONS = {
   jwks_unavailable: { status: 503, allow: false },
   idp_unavailable: { status: 503, allow: false },
   store_unavailable: { status: 503, allow: false },
+  // 503 — the door holds as many decoded requests as its memory bound allows
+  overloaded: { status: 503, allow: false },
   internal_error: { status: 500, allow: false },
 } as const satisfies Record<string, { status: number; allow: boolean }>;
 

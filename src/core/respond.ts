@@ -185,7 +185,7 @@ function jsonDenialHeaders(status: number, challenge: readonly HeaderPair[]): He
  * or an exception while deciding (500). Needs no config: never a challenge,
  * never a redirect, never an allow.
  */
-export function errorDenial(requestId: string, reason: 'bad_request' | 'internal_error', message: string): Decision {
+export function errorDenial(requestId: string, reason: 'bad_request' | 'overloaded' | 'internal_error', message: string): Decision {
   const status = REASONS[reason].status;
   return deniedDecision({
     status,

@@ -12,6 +12,7 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { Decision } from '../core/decision.js';
 import { authRequestFromCheckBytes } from './check-request-wire.js';
 import { encodeCheckResponse } from './check-response-wire.js';
+import { InFlightBudget } from './in-flight-budget.js';
 import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
 
 export interface GrpcDoor {
@@ -22,13 +23,16 @@ export interface GrpcDoor {
 
 /** Same answer for every CheckRequest without usable HTTP attributes or path: encoded once. */
 const BAD_REQUEST = encodeCheckResponse(errorDenial('', 'bad_request', 'CheckRequest has no usable HTTP request attributes, or its path is not absolute, is ambiguous or carries a control character'));
+const OVERLOADED = encodeCheckResponse(errorDenial('', 'overloaded', 'too many large requests in flight; retry later'));
 
 /**
- * What the Check deserializer hands the handler for a CheckRequest without
- * usable HTTP attributes: grpc-js would take a null as "no request message".
+ * CheckRequest bytes the door holds decoded and unanswered at once (see
+ * InFlightBudget). An Envoy CheckRequest is 1–5 KB, so this is thousands of
+ * waiting requests; only a flood of multi-megabyte ones reaches it. With the
+ * heap cap the service ships with (160 MB) decoded strings then stay under
+ * ~64 MB even for text outside Latin-1.
  */
-const UNUSABLE_REQUEST = Object.freeze({ unusable: true as const });
-type CheckInput = AuthRequest | typeof UNUSABLE_REQUEST;
+export const GRPC_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 
 /** What the Check handler answers with: a Decision, or bytes already encoded. */
 type CheckAnswer = Decision | Uint8Array;
@@ -39,11 +43,15 @@ function serializeAnswer(answer: CheckAnswer): Buffer {
 }
 
 /**
- * Envoy's Authorization service with our own codec for Check: the request
- * bytes become an AuthRequest and a Decision becomes response bytes in one
- * pass each (check-request-wire.ts, check-response-wire.ts), instead of
- * proto-loader's generic object round trips. Same wire format, same service
- * and method path; reflection still describes the real protos.
+ * Envoy's Authorization service with our own codec for Check: the handler
+ * turns the request bytes into an AuthRequest and a Decision becomes
+ * response bytes in one pass each (check-request-wire.ts,
+ * check-response-wire.ts), instead of proto-loader's generic object round
+ * trips. Same wire format, same service and method path; reflection still
+ * describes the real protos. The bytes are decoded in the handler, not in
+ * requestDeserialize, so that decoding and answering are one span the
+ * in-flight budget can count: grpc-js deserializes a message as soon as it
+ * arrives, and a client that then cancels never reaches the handler.
  */
 function authorizationServiceWithWireCodec(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const check = service.Check;
@@ -52,7 +60,7 @@ function authorizationServiceWithWireCodec(service: grpc.ServiceDefinition): grp
     ...service,
     Check: {
       ...check,
-      requestDeserialize: (bytes: Buffer): CheckInput => authRequestFromCheckBytes(bytes) ?? UNUSABLE_REQUEST,
+      requestDeserialize: (bytes: Buffer): Buffer => bytes,
       responseSerialize: serializeAnswer,
     },
   };
@@ -70,6 +78,15 @@ function traceContextOf(metadata: grpc.Metadata): Record<string, string> | undef
   return found;
 }
 
+/**
+ * decideAtDoor never throws nor rejects; this is a last line of defence.
+ * Envoy treats a gRPC error as status_on_error (fail closed).
+ */
+function failCall(runtime: Runtime, callback: grpc.sendUnaryData<CheckAnswer>, err: unknown): void {
+  runtime.logger.error({ err: errorSummary(err) }, 'Check handler failed');
+  callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+}
+
 export async function startGrpcDoor(runtime: Runtime, host: string, port: number): Promise<GrpcDoor> {
   const definition = loadExtAuthzDefinition();
   const service = authorizationServiceWithWireCodec(definition[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition);
@@ -79,28 +96,56 @@ export async function startGrpcDoor(runtime: Runtime, host: string, port: number
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
   });
 
+  const budget = new InFlightBudget(GRPC_IN_FLIGHT_BYTES);
   server.addService(service, {
-    Check: (call: grpc.ServerUnaryCall<CheckInput, CheckAnswer>, callback: grpc.sendUnaryData<CheckAnswer>) => {
-      const req = call.request;
-      if ('unusable' in req) {
+    Check: (call: grpc.ServerUnaryCall<Buffer, CheckAnswer>, callback: grpc.sendUnaryData<CheckAnswer>) => {
+      const bytes = call.request;
+      const size = bytes.length;
+      if (!budget.tryTake(size)) {
+        countDoorRefusal('grpc', 'overloaded');
+        callback(null, OVERLOADED);
+        return;
+      }
+      let req: AuthRequest | null;
+      try {
+        req = authRequestFromCheckBytes(bytes);
+      } catch {
+        // Not a CheckRequest encoding: a gRPC error, as grpc-js gives for a message it cannot deserialize.
+        budget.release(size);
+        countDoorRefusal('grpc', 'bad_request');
+        callback({ code: grpc.status.INTERNAL, details: 'request is not a valid CheckRequest' });
+        return;
+      }
+      if (req === null) {
+        budget.release(size);
         countDoorRefusal('grpc', 'bad_request');
         callback(null, BAD_REQUEST);
         return;
       }
       // The call's trace metadata is only read with tracing on: no closure per Check otherwise.
       const callTrace = runtime.tracer === undefined ? undefined : () => traceContextOf(call.metadata);
-      const answer = decideAtDoor(runtime, req, 'grpc', callTrace);
+      let answer: Decision | Promise<Decision>;
+      try {
+        answer = decideAtDoor(runtime, req, 'grpc', callTrace);
+      } catch (err) {
+        // decideAtDoor never throws; if it ever did, the budget must still be given back.
+        budget.release(size);
+        failCall(runtime, callback, err);
+        return;
+      }
       if (!(answer instanceof Promise)) {
+        budget.release(size);
         callback(null, answer);
         return;
       }
       answer.then(
-        (decision) => callback(null, decision),
+        (decision) => {
+          budget.release(size);
+          callback(null, decision);
+        },
         (err: unknown) => {
-          // decideAtDoor never rejects; this is a last line of defence. Envoy
-          // treats a gRPC error as status_on_error (fail closed).
-          runtime.logger.error({ err: errorSummary(err) }, 'Check handler failed');
-          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+          budget.release(size);
+          failCall(runtime, callback, err);
         },
       );
     },

@@ -89,10 +89,11 @@ function finishDecision(
 
 /**
  * A door's own refusal of a request it cannot turn into an AuthRequest (no
- * HTTP attributes, a path that is not absolute or is ambiguous): never
+ * HTTP attributes, a path that is not absolute or is ambiguous, bytes that
+ * are not a CheckRequest) or will not decode now (overloaded): never
  * decided, but counted with the decisions so a flood of them shows.
  */
-export function countDoorRefusal(mode: DoorMode, reason: 'bad_request'): void {
+export function countDoorRefusal(mode: DoorMode, reason: 'bad_request' | 'overloaded'): void {
   countDecision('deny', reason, mode);
 }
 
