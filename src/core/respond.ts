@@ -182,8 +182,9 @@ function jsonDenialHeaders(status: number, challenge: readonly HeaderPair[]): He
 
 /**
  * A door's own failure — a request it cannot turn into an AuthRequest (400),
- * or an exception while deciding (500). Needs no config: never a challenge,
- * never a redirect, never an allow.
+ * one it will not decode now for lack of memory budget (503), or an
+ * exception while deciding (500). Needs no config: never a challenge, never
+ * a redirect, never an allow.
  */
 export function errorDenial(requestId: string, reason: 'bad_request' | 'overloaded' | 'internal_error', message: string): Decision {
   const status = REASONS[reason].status;
