@@ -49,3 +49,15 @@ export function flag<T extends string | number | boolean>(values: FlagValues, na
   const value = values[name];
   return (value === undefined ? fallback : value) as T;
 }
+
+/**
+ * `--host`, default 127.0.0.1, and only a loopback address: the bench loads a
+ * server on this machine only; pointing it elsewhere is a mistake, not a feature.
+ */
+export function loopbackHost(program: string, values: FlagValues): string {
+  const host = flag(values, 'host', '127.0.0.1');
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    throw new BenchError('ERR_BENCH_USAGE', `${program}: --host must be a loopback address`);
+  }
+  return host;
+}

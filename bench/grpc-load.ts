@@ -11,7 +11,7 @@
  * generator cycles through them, so each request can carry its own token.
  */
 import { BenchError, runMain } from './bench-error.js';
-import { flag, parseFlags } from './cli-flags.js';
+import { flag, loopbackHost, parseFlags } from './cli-flags.js';
 import { checkCodec, readFramesFile } from './grpc-frames.js';
 import { runCheckLoad } from './check-load.js';
 
@@ -31,11 +31,7 @@ async function main(): Promise<void> {
   const framesFile = flags.frames;
   if (typeof port !== 'number') throw new BenchError('ERR_BENCH_USAGE', 'grpc-load: --port N is required');
   if (typeof framesFile !== 'string') throw new BenchError('ERR_BENCH_USAGE', 'grpc-load: --frames FILE is required');
-  const host = flag(flags, 'host', '127.0.0.1');
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    // The bench loads a server on this machine only; pointing it elsewhere is a mistake, not a feature.
-    throw new BenchError('ERR_BENCH_USAGE', 'grpc-load: --host must be a loopback address');
-  }
+  const host = loopbackHost('grpc-load', flags);
 
   const result = await runCheckLoad({
     host,

@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BenchError, runMain } from './bench-error.js';
-import { flag, parseFlags } from './cli-flags.js';
+import { flag, loopbackHost, parseFlags } from './cli-flags.js';
 import { BENCH_EXT_AUTHZ_PREFIX, envoyLikeHttp1Request } from './envoy-like-check.js';
 import { readHttp1RequestsFile } from './raw-h1-protocol.js';
 import { runRawH1Load } from './raw-h1-load.js';
@@ -46,11 +46,7 @@ async function main(): Promise<void> {
   if (typeof flags.rps === 'number' && typeof flags['max-requests'] === 'number') {
     throw new BenchError('ERR_BENCH_USAGE', 'raw-h1-client: --max-requests is for the closed loop (no --rps)');
   }
-  const host = flag(flags, 'host', '127.0.0.1');
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    // The bench loads a server on this machine only; pointing it elsewhere is a mistake, not a feature.
-    throw new BenchError('ERR_BENCH_USAGE', 'raw-h1-client: --host must be a loopback address');
-  }
+  const host = loopbackHost('raw-h1-client', flags);
   const requests = typeof flags.requests === 'string'
     ? readHttp1RequestsFile(flags.requests)
     : [envoyLikeHttp1Request({ token: readToken(flags['token-file'] as string), sequence: 0 }, flag(flags, 'prefix', BENCH_EXT_AUTHZ_PREFIX))];

@@ -13,7 +13,7 @@
  *        [--max-requests N] [--report-every S] [--max-stream-id N]
  */
 import { BenchError, runMain } from './bench-error.js';
-import { flag, parseFlags } from './cli-flags.js';
+import { flag, loopbackHost, parseFlags } from './cli-flags.js';
 import { readFramesFile } from './grpc-frames.js';
 import { cycleSource, readMixFile } from './raw-h2-frame-source.js';
 import { runRawLoad } from './raw-h2-load.js';
@@ -39,11 +39,7 @@ async function main(): Promise<void> {
   if ((typeof flags.frames === 'string') === (typeof flags.mix === 'string')) {
     throw new BenchError('ERR_BENCH_USAGE', 'raw-h2-client: give exactly one of --frames FILE and --mix FILE');
   }
-  const host = flag(flags, 'host', '127.0.0.1');
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    // The bench loads a server on this machine only; pointing it elsewhere is a mistake, not a feature.
-    throw new BenchError('ERR_BENCH_USAGE', 'raw-h2-client: --host must be a loopback address');
-  }
+  const host = loopbackHost('raw-h2-client', flags);
   const source = typeof flags.frames === 'string' ? cycleSource(readFramesFile(flags.frames)) : readMixFile(flags.mix as string);
   const num = (name: string) => (typeof flags[name] === 'number' ? flags[name] : undefined);
 
