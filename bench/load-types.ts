@@ -53,3 +53,10 @@ export interface LoadResult {
   /** Open loop only: p99 of how late requests were sent after their scheduled time (the generator's own precision), ms. */
   readonly sendLagP99Ms: number | null;
 }
+
+/** Where a raw generator's run is: answers count only in 'measure'. */
+export type LoadPhase = 'warmup' | 'measure' | 'stopped';
+/** A connection that failed is not reused for this long, so a dead server is not hammered in a tight loop. */
+export const TRANSPORT_BACKOFF_MS = 10;
+/** Answer statuses are tallied in arrays of this size; anything at or above it counts as 0 (unknown). */
+export const MAX_STATUS = 600;

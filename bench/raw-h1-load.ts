@@ -28,7 +28,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram } from './latency-histogram.js';
-import type { LoadResult } from './load-types.js';
+import { MAX_STATUS, TRANSPORT_BACKOFF_MS, type LoadPhase, type LoadResult } from './load-types.js';
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
 import { watchCpu } from './proc-cpu.js';
 import { H1ResponseReader, type ResponseSink } from './raw-h1-protocol.js';
@@ -61,11 +61,8 @@ export interface RawH1LoadResult extends LoadResult {
   readonly serverCloses: number;
 }
 
-type Phase = 'warmup' | 'measure' | 'stopped';
 /** Per connection; an answer of the service is a few hundred bytes, a larger one just takes several reads. */
 const READ_BUFFER_BYTES = 16 * 1024;
-const TRANSPORT_BACKOFF_MS = 10;
-const MAX_STATUS = 600;
 
 export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1LoadResult> {
   const { requests, connections } = options;
@@ -92,7 +89,7 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
   let denied = 0;
   let transportErrors = 0;
   let serverCloses = 0;
-  let phase: Phase = 'warmup';
+  let phase: LoadPhase = 'warmup';
   let inFlight = 0;
   let sentTotal = 0;
   let connectionsOpened = 0;

@@ -21,7 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import { CHECK_PATH } from './grpc-frames.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
-import type { LoadResult } from './load-types.js';
+import { MAX_STATUS, TRANSPORT_BACKOFF_MS, type LoadPhase, type LoadResult } from './load-types.js';
 import { watchCpu } from './proc-cpu.js';
 import { RawH2Connection, type StreamSink } from './raw-h2-connection.js';
 import type { FrameSource } from './raw-h2-frame-source.js';
@@ -83,11 +83,8 @@ export interface RawLoadResult extends LoadResult {
   readonly connectionsOpened: number;
 }
 
-type Phase = 'warmup' | 'measure' | 'stopped';
 const MESSAGE_BUFFER_BYTES = 8 * 1024;
-const TRANSPORT_BACKOFF_MS = 10;
 const BACKLOG_SECONDS = 2;
-const MAX_STATUS = 600;
 
 export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult> {
   const { source, connections } = options;
@@ -120,7 +117,7 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
   const grpcErrors: Record<string, number> = {};
   let transportErrors = 0;
   const interval = { allowed: 0, denied: 0, errors: 0 };
-  let phase: Phase = 'warmup';
+  let phase: LoadPhase = 'warmup';
   let inFlight = 0;
   let sentTotal = 0;
   let connectionsOpened = 0;
