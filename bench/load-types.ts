@@ -58,5 +58,5 @@ export interface LoadResult {
 export type LoadPhase = 'warmup' | 'measure' | 'stopped';
 /** A connection that failed is not reused for this long, so a dead server is not hammered in a tight loop. */
 export const TRANSPORT_BACKOFF_MS = 10;
-/** Answer statuses are tallied in arrays of this size; anything at or above it counts as 0 (unknown). */
+/** Answer statuses are tallied in arrays indexed by status, this size (every HTTP status fits). */
 export const MAX_STATUS = 600;
