@@ -23,6 +23,7 @@ import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { freePort } from '../helpers/free-port.js';
 import { createAuthzClient, type AuthzClient, type CheckResponseJs } from '../helpers/grpc-client.js';
+import { scrapeMetrics, seriesSum } from '../helpers/scraped-metrics.js';
 import { eventually } from '../reload/reload-fixture.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
@@ -92,11 +93,8 @@ describe('a flood of large CheckRequests under the shipped heap cap', () => {
     }
   }
 
-  async function overloadedCount(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${managementPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('kestra_authz_decisions_total{') && l.includes('reason="overloaded"') && l.includes('mode="grpc"'));
-    return line ? Number(line.split(' ').at(-1)) : 0;
-  }
+  const overloadedCount = async () =>
+    seriesSum(await scrapeMetrics(managementPort), 'kestra_authz_decisions_total', /(?=.*reason="overloaded")(?=.*mode="grpc")/);
 
   test('past the budget: 503 overloaded at once, the rest denied after the fetch fails; nothing allowed, process up', async () => {
     assert.ok(FIT >= 2 && FIT < FLOOD, `the flood (${FLOOD}) overflows a budget that fits ${FIT}`);

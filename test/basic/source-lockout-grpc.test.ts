@@ -16,6 +16,7 @@ import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import { createUsersWithCli } from '../helpers/cli-users.js';
 import { expectAllowed, expectDenied, startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import type { CheckResponseJs } from '../helpers/grpc-client.js';
+import { scrapeMetrics } from '../helpers/scraped-metrics.js';
 import { dropSchema, newSchemaName, postgresSkipReason, storeUrl } from '../users-postgres/pg-fixture.js';
 
 const FLOW = '/api/v1/main/flows/company.team/hello';
@@ -23,10 +24,6 @@ const LOCKOUT = { 'failed-attempts': { threshold: 3, 'monitoring-window': 'PT5M'
 const SOURCE_LOCKOUT = { threshold: 4, 'monitoring-window': '5m', 'lock-duration': '15m' };
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, accept: 'application/json' });
 const errorOf = (res: CheckResponseJs) => (JSON.parse(expectDenied(res, 401).body ?? '{}') as { error?: string }).error;
-
-async function metricsText(door: GrpcDoor): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${door.service.managementPort}/metrics`)).text();
-}
 
 describe('per-address lockout through gRPC Check', () => {
   let dir: string;
@@ -73,7 +70,7 @@ describe('per-address lockout through gRPC Check', () => {
   });
 
   test('/metrics: locks by scope and decisions by reason; no address or user name anywhere', async () => {
-    const text = await metricsText(door);
+    const text = await scrapeMetrics(door.service.managementPort);
     assert.match(text, /kestra_authz_lockouts_total\{scope="source"\} [1-9]/);
     assert.match(text, /kestra_authz_lockouts_total\{scope="user"\} [1-9]/);
     assert.match(text, /kestra_authz_decisions_total\{[^}]*reason="basic_source_locked_out"[^}]*\} [1-9]/);

@@ -23,6 +23,7 @@ import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { CLIENT, EXTERNAL, login, redisSkipReason, startReplica, testPrefix, deleteKeys, inspector, whoAmI, type Replica } from '../sessions-redis/redis-fixture.js';
 import { dropSchema, newSchemaName, PG_HOST, PG_PORT, postgresSkipReason, storeUrl } from '../users-postgres/pg-fixture.js';
 import { pollUntil } from '../helpers/poll.js';
+import { scrapeMetrics, seriesSum } from '../helpers/scraped-metrics.js';
 import { startTcpCutProxy, type TcpCutProxy } from './tcp-cut-proxy.js';
 
 const until = pollUntil;
@@ -34,12 +35,6 @@ async function readyz(managementPort: number): Promise<{ status: number; body: s
   } catch {
     return { status: 0, body: '' };
   }
-}
-
-const metrics = async (managementPort: number) => (await fetch(`http://127.0.0.1:${managementPort}/metrics`)).text();
-/** Sum of a counter over the series whose label text matches `labels`, from the exposition text. */
-function counter(text: string, name: string, labels: RegExp): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) && labels.test(l)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
 const redisSkip = await redisSkipReason();
@@ -73,7 +68,7 @@ describe('Redis sessions unreachable (relay cut)', { skip: redisSkip }, () => {
     const jar = await login(replica, idp, 'hal');
     assert.deepEqual(await whoAmI(replica, jar), { user: 'hal' });
     assert.equal((await until(() => readyz(replica.managementPort), (r) => r.status === 200)).status, 200);
-    const errorsBefore = counter(await metrics(replica.managementPort), 'kestra_authz_store_errors_total', /store="redis"/);
+    const errorsBefore = seriesSum(await scrapeMetrics(replica.managementPort), 'kestra_authz_store_errors_total', /store="redis"/);
 
     relay.cut();
     const down = await until(() => whoAmI(replica, jar), (r) => r.status === 503);
@@ -87,9 +82,9 @@ describe('Redis sessions unreachable (relay cut)', { skip: redisSkip }, () => {
     const notReady = await until(() => readyz(replica.managementPort), (r) => r.status === 503);
     assert.equal(notReady.status, 503);
     assert.match(notReady.body, /sessions/);
-    const text = await metrics(replica.managementPort);
-    assert.ok(counter(text, 'kestra_authz_store_errors_total', /store="redis"/) > errorsBefore, 'store errors counted');
-    assert.ok(counter(text, 'kestra_authz_decisions_total', /reason="store_unavailable"/) >= 6);
+    const text = await scrapeMetrics(replica.managementPort);
+    assert.ok(seriesSum(text, 'kestra_authz_store_errors_total', /store="redis"/) > errorsBefore, 'store errors counted');
+    assert.ok(seriesSum(text, 'kestra_authz_decisions_total', /reason="store_unavailable"/) >= 6);
     assert.equal(replica.exited(), undefined, `the process stays up:\n${replica.output()}`);
 
     relay.resume();
@@ -142,9 +137,9 @@ describe('PostgreSQL users unreachable (relay cut)', { skip: pgSkip }, () => {
     const notReady = await until(() => readyz(port), (r) => r.status === 503);
     assert.match(notReady.body, /users/);
     assert.equal(await until(() => door.client.health(''), (s) => s === 'NOT_SERVING'), 'NOT_SERVING');
-    const text = await metrics(port);
-    assert.ok(counter(text, 'kestra_authz_store_errors_total', /store="postgres"/) >= 1);
-    assert.ok(counter(text, 'kestra_authz_decisions_total', /reason="store_unavailable"/) >= 3);
+    const text = await scrapeMetrics(port);
+    assert.ok(seriesSum(text, 'kestra_authz_store_errors_total', /store="postgres"/) >= 1);
+    assert.ok(seriesSum(text, 'kestra_authz_decisions_total', /reason="store_unavailable"/) >= 3);
     assert.doesNotMatch(text, /correct-horse|wrong-password/);
 
     relay.resume();
