@@ -21,6 +21,7 @@
 import protobuf from 'protobufjs/minimal.js';
 import type { AuthRequest } from '../core/auth-request.js';
 import { authRequestFromFields, emptyHeaderRecord, MAX_HEADER_MAP_ENTRIES, type CheckHttpFields } from './check-request.js';
+import { HeaderNameCache } from './header-name-cache.js';
 
 type Reader = protobuf.Reader;
 
@@ -145,19 +146,6 @@ function readSourceAddress(r: Reader, end: number): string {
   return address;
 }
 
-/**
- * Header names repeat on every request (`:path`, `user-agent`…). A new string
- * per name must then be hashed and internalized to become a property key,
- * which costs more than the rest of the decode; so names are looked up in a
- * small direct-mapped cache of the strings already made, by their bytes.
- * Bounded (a hostile stream of new names only causes misses) and exact (a
- * hit compares every byte).
- */
-const NAME_SLOTS = 512;
-const NAME_MAX = 64;
-const nameBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(NAME_SLOTS);
-const nameStrings: string[] = new Array<string>(NAME_SLOTS).fill('');
-
 /** Whether bytes hold anything toLowerCase could change (A–Z or non-ASCII). */
 function mayHaveUpperCase(buf: Buffer, start: number, stop: number): boolean {
   for (let i = start; i < stop; i++) {
@@ -167,6 +155,9 @@ function mayHaveUpperCase(buf: Buffer, start: number, stop: number): boolean {
   return false;
 }
 
+/** Interned header names, shared by every request this process decodes. */
+const headerNames = new HeaderNameCache((buf, start, stop) => utf8(buf as Buffer, start, stop));
+
 /** The header name whose tag was just read; notes in `fields` if it may need lower-casing. */
 function headerNameAt(r: Reader, end: number, fields: CheckHttpFields): string {
   const stop = endOfField(r, end);
@@ -174,21 +165,7 @@ function headerNameAt(r: Reader, end: number, fields: CheckHttpFields): string {
   const start = r.pos;
   r.pos = stop;
   if (!fields.mayHaveUpperCaseNames && mayHaveUpperCase(buf, start, stop)) fields.mayHaveUpperCaseNames = true;
-  const length = stop - start;
-  if (length === 0 || length > NAME_MAX) return utf8(buf, start, stop);
-  let hash = 0x811c9dc5;
-  for (let i = start; i < stop; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
-  const slot = (hash >>> 0) & (NAME_SLOTS - 1);
-  const cached = nameBytes[slot];
-  if (cached !== undefined && cached.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) if (cached[i] !== buf[start + i]) { same = false; break; }
-    if (same) return nameStrings[slot]!;
-  }
-  const name = utf8(buf, start, stop);
-  nameBytes[slot] = Buffer.from(buf.subarray(start, stop).buffer.slice(buf.byteOffset + start, buf.byteOffset + stop)); // own memory, not a pool slice
-  nameStrings[slot] = name;
-  return name;
+  return headerNames.nameAt(buf, start, stop);
 }
 
 /** One map<string,string> entry (last occurrence of a key wins, as protobuf maps do). */
