@@ -20,6 +20,7 @@
  *     [--generator raw|http2]   (load generator; default raw with --rps, http2 in closed loop)
  *     [--request-shape minimal|envoy|large]   (how many of the original headers each Check carries)
  *     [--workers N] [--server-cores 0]   (N server processes behind one port with node:cluster, on these cores)
+ *     [--server-node-flags '--cpu-prof --cpu-prof-dir=bench/results']   (node flags for every server; default none)
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -63,6 +64,7 @@ const FLAGS = {
   'request-shape': { kind: 'string' },
   workers: { kind: 'int', min: 1, max: 16 },
   'server-cores': { kind: 'string' },
+  'server-node-flags': { kind: 'string' },
 } as const;
 
 /** Mints (or reads back) the tokens, writes the frames files; returns the scenarios asked for. */
@@ -161,6 +163,8 @@ async function main(): Promise<void> {
       jwksUri: issuer.jwksUri,
       workers,
       serverCores,
+      // None by default, so rows stay comparable with those recorded before the flag existed.
+      serverNodeFlags: flag(flags, 'server-node-flags', '').split(' ').filter(Boolean),
       connections: flag(flags, 'connections', 4),
       streams: flag(flags, 'streams', 32),
       warmupS: flag(flags, 'warmup', 3),

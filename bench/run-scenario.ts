@@ -89,6 +89,8 @@ export interface LoadSettings {
   readonly workers: number;
   /** taskset core list for the server (its workers included). */
   readonly serverCores: string;
+  /** Node flags for every server process (`--server-node-flags`), e.g. `--cpu-prof --cpu-prof-dir=DIR`. */
+  readonly serverNodeFlags: readonly string[];
   readonly connections: number;
   readonly streams: number;
   readonly warmupS: number;
@@ -183,7 +185,7 @@ function startServer(children: ChildProcesses, id: string, settings: LoadSetting
   const args = settings.workers > 1
     ? [join(settings.programs, 'cluster-server.js'), '--workers', String(settings.workers), ...programArgs]
     : programArgs;
-  return children.start(`${id} server`, settings.serverCores, process.execPath, args);
+  return children.start(`${id} server`, settings.serverCores, process.execPath, [...settings.serverNodeFlags, ...args]);
 }
 
 /** In flight for an HTTP door run: closed loop as the gRPC scenarios (connections × streams), open loop a small pool. */
