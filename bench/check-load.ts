@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { CHECK_PATH, messageOfFrame } from './grpc-frames.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { LoadOptions, LoadResult } from './load-types.js';
+import { drainInFlight } from './measurement-window.js';
 import { watchCpu } from './proc-cpu.js';
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
 import { round } from './round.js';
@@ -163,13 +164,7 @@ export async function runCheckLoad(options: LoadOptions): Promise<LoadResult> {
   const cpu = stopCpuWatch(measuredMs);
   openLoop?.stop();
 
-  // Let the answers already on the wire arrive, but not forever.
-  if (inFlight > 0) {
-    await new Promise<void>((resolve) => {
-      onIdle = resolve;
-      setTimeout(resolve, 5000).unref();
-    });
-  }
+  await drainInFlight(inFlight, (idle) => { onIdle = idle; });
   const unfinished = inFlight;
   for (const session of sessions) session?.destroy();
 

@@ -18,3 +18,19 @@ export function measurementWindow(
     if (allAnswered()) finish();
   });
 }
+
+/** How long a generator waits, after its window, for answers already on the wire. */
+export const DRAIN_MS = 5000;
+
+/**
+ * After the window: lets the answers still in flight arrive, but not
+ * forever. The generator calls the function it gets through `register` when
+ * its last request is answered.
+ */
+export function drainInFlight(inFlight: number, register: (idle: () => void) => void): Promise<void> {
+  if (inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    register(resolve);
+    setTimeout(resolve, DRAIN_MS).unref();
+  });
+}

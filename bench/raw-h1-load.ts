@@ -32,7 +32,7 @@ import { MAX_STATUS, TRANSPORT_BACKOFF_MS, type LoadPhase, type LoadResult } fro
 import { startOpenLoop, type OpenLoop } from './open-loop-schedule.js';
 import { watchCpu } from './proc-cpu.js';
 import { H1ResponseReader, type ResponseSink } from './raw-h1-protocol.js';
-import { measurementWindow } from './measurement-window.js';
+import { drainInFlight, measurementWindow } from './measurement-window.js';
 import { round } from './round.js';
 
 export interface RawH1LoadOptions {
@@ -234,13 +234,7 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
   const measuredMs = performance.now() - measureStart;
   const cpu = stopCpuWatch(measuredMs);
 
-  // Let the answers already on the wire arrive, but not forever.
-  if (inFlight > 0) {
-    await new Promise<void>((resolve) => {
-      onIdle = resolve;
-      setTimeout(resolve, 5000).unref();
-    });
-  }
+  await drainInFlight(inFlight, (idle) => { onIdle = idle; });
   const unfinished = inFlight;
   for (let i = 0; i < connections; i++) drop(i);
 

@@ -26,7 +26,7 @@ import { watchCpu } from './proc-cpu.js';
 import { RawH2Connection, type StreamSink } from './raw-h2-connection.js';
 import type { FrameSource } from './raw-h2-frame-source.js';
 import { grpcRequestHeaderBlock, readCheckVerdict, type CheckVerdict } from './raw-h2-protocol.js';
-import { measurementWindow } from './measurement-window.js';
+import { drainInFlight, measurementWindow } from './measurement-window.js';
 import { round } from './round.js';
 
 export interface RawLoadOptions {
@@ -385,13 +385,7 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
   const measuredMs = performance.now() - measureStart;
   const cpu = stopCpuWatch(measuredMs);
 
-  // Let the answers already on the wire arrive, but not forever.
-  if (inFlight > 0) {
-    await new Promise<void>((resolve) => {
-      onIdle = resolve;
-      setTimeout(resolve, 5000).unref();
-    });
-  }
+  await drainInFlight(inFlight, (idle) => { onIdle = idle; });
   const unfinished = inFlight;
   for (const c of conns) c?.destroy();
   source.close();
