@@ -20,7 +20,7 @@ export function measurementWindow(
 }
 
 /** How long a generator waits, after its window, for answers already on the wire. */
-export const DRAIN_MS = 5000;
+const DRAIN_MS = 5000;
 
 /**
  * After the window: lets the answers still in flight arrive, but not
