@@ -4,6 +4,8 @@
  * Doors (gRPC Check, HTTP ext_authz, forward-auth) translate their wire format
  * into this shape; nothing here knows about a transport.
  */
+import { forEachCookie, unquotedCookieValue } from './cookie-header.js';
+
 export interface AuthRequest {
   /** Request id for logs and JSON error bodies (x-request-id, else the door's own id). */
   readonly id: string;
@@ -51,26 +53,19 @@ const MAX_COOKIES = 200;
 /** The cookies of a request without a Cookie header (read-only: AuthRequest.cookies is a ReadonlyMap). */
 const NO_COOKIES: ReadonlyMap<string, string> = new Map<string, string>();
 
-/** Parses a Cookie header. Bounded: at most MAX_COOKIES pairs are looked at. */
+/** Keeps the first value of each name (first occurrence wins, as in Kestra's Netty decoder). */
+function keepFirst(cookies: Map<string, string>, name: string, value: string | undefined): boolean {
+  if (value !== undefined && name && !cookies.has(name)) cookies.set(name, unquotedCookieValue(value));
+  return true;
+}
+
+/**
+ * Parses a Cookie header with the one cookie reader (cookie-header.ts) the
+ * upstream rewrite uses too. Bounded: at most MAX_COOKIES pairs are looked at.
+ */
 export function parseCookieHeader(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
-  if (!header) return cookies;
-  let start = 0;
-  let count = 0;
-  while (start < header.length && count < MAX_COOKIES) {
-    let end = header.indexOf(';', start);
-    if (end === -1) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end) {
-      const name = header.slice(start, eq).trim();
-      let value = header.slice(eq + 1, end).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      if (name && !cookies.has(name)) cookies.set(name, value);
-    }
-    count++;
-    start = end + 1;
-  }
-  return cookies;
+  return header ? forEachCookie(header, MAX_COOKIES, cookies, keepFirst) : cookies;
 }
 
 /**

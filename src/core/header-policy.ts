@@ -5,6 +5,7 @@
  * config.
  */
 import type { Config } from '../config/types.js';
+import { forEachCookie } from './cookie-header.js';
 import type { Identity } from './identity.js';
 import type { HeaderPair } from './decision.js';
 
@@ -37,24 +38,30 @@ function isOwnCookie(policy: HeaderPolicy, name: string): boolean {
   return false;
 }
 
+interface CookieRewrite {
+  readonly policy: HeaderPolicy;
+  readonly kept: string[];
+  removed: boolean;
+}
+
+function keepUnlessOwn(rewrite: CookieRewrite, name: string, _value: string | undefined, pair: string): boolean {
+  if (isOwnCookie(rewrite.policy, name)) rewrite.removed = true;
+  else rewrite.kept.push(pair);
+  return true;
+}
+
 /**
  * The Cookie header without our cookies: unchanged string when none of ours
  * is present, null when nothing is left (the header should be removed).
+ * Names are read by the same reader as authentication's (cookie-header.ts),
+ * and every pair is looked at — also past the ones authentication reads — so
+ * nothing we could take as ours is passed on.
  */
 export function cookieHeaderWithoutOwn(policy: HeaderPolicy, header: string | undefined): string | null | undefined {
   if (!header) return undefined;
-  const kept: string[] = [];
-  let removed = false;
-  for (const part of header.split(';')) {
-    const trimmed = part.trim();
-    if (!trimmed) continue;
-    const eq = trimmed.indexOf('=');
-    const name = eq === -1 ? trimmed : trimmed.slice(0, eq);
-    if (isOwnCookie(policy, name)) removed = true;
-    else kept.push(trimmed);
-  }
-  if (!removed) return undefined;
-  return kept.length ? kept.join('; ') : null;
+  const rewrite = forEachCookie<CookieRewrite>(header, Number.POSITIVE_INFINITY, { policy, kept: [], removed: false }, keepUnlessOwn);
+  if (!rewrite.removed) return undefined;
+  return rewrite.kept.length ? rewrite.kept.join('; ') : null;
 }
 
 /** Header values must not carry CR/LF or other controls (response splitting). */

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseCookieHeader } from '../../src/core/auth-request.js';
 import { compileHeaderPolicy, cookieHeaderWithoutOwn, upstreamHeadersFor } from '../../src/core/header-policy.js';
 import type { Config } from '../../src/config/types.js';
 
@@ -24,4 +26,31 @@ test('identity headers: set from the identity, absent ones removed, CR/LF stripp
   const anon = upstreamHeadersFor(policy, undefined, undefined, undefined);
   assert.deepEqual(anon.set, []);
   assert.deepEqual(anon.remove, ['x-kestra-email', 'x-kestra-groups', 'x-kestra-tenant', 'x-kestra-user']);
+});
+
+const isOurs = (name: string) => name === 'JWT' || name.startsWith('JWT_') || name.startsWith('OAUTH2_STATE');
+
+test('one cookie reader: a name authentication reads as ours is always stripped, whatever the whitespace', () => {
+  assert.equal(parseCookieHeader('JWT =s').get('JWT'), 's', 'read as the session…');
+  assert.equal(cookieHeaderWithoutOwn(policy, 'JWT =s'), null, '…so stripped as the session');
+  assert.equal(cookieHeaderWithoutOwn(policy, 'JWT\t=s'), null);
+  assert.equal(cookieHeaderWithoutOwn(policy, ' \tJWT=s'), null);
+  assert.equal(cookieHeaderWithoutOwn(policy, 'JWT = s'), null);
+  assert.equal(cookieHeaderWithoutOwn(policy, 'a=1;JWT  =s'), 'a=1');
+  assert.equal(cookieHeaderWithoutOwn(policy, 'JWT_REFRESH_TOKEN =r; a=1'), 'a=1');
+  assert.equal(cookieHeaderWithoutOwn(policy, 'OAUTH2_STATE_x\t=y'), null);
+  // Whatever the header, nothing left after the rewrite is read as one of our
+  // cookies, and a header the rewrite leaves alone holds none of ours.
+  const part = fc.oneof(
+    fc.constantFrom('JWT', 'JWT_REFRESH_TOKEN', 'JWT_1', 'OAUTH2_STATE_a', 'lang', 'JWTX', 'jwt'),
+    fc.constantFrom('=', ';', '"', 'v', ' ', '\t', ' ;', '; '),
+  );
+  fc.assert(fc.property(fc.array(part, { maxLength: 24 }), (parts) => {
+    const header = parts.join('');
+    const stripped = cookieHeaderWithoutOwn(policy, header);
+    const left = stripped === undefined ? header : stripped ?? '';
+    for (const name of parseCookieHeader(left).keys()) {
+      assert.ok(!isOurs(name), `${JSON.stringify(name)} survived in ${JSON.stringify(left)} (from ${JSON.stringify(header)})`);
+    }
+  }), { numRuns: 3000 });
 });
