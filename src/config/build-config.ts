@@ -81,7 +81,10 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       exempt: authz['source-lockout']?.exempt ?? DEFAULTS.sourceLockout.exempt,
     },
     externalUrl: authz['external-url'],
-    http: { extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix },
+    http: {
+      extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix,
+      forwardAuthTrust: authz.http?.['forward-auth']?.trust ?? DEFAULTS.forwardAuthTrust,
+    },
     listen: {
       grpc: authz.listen?.grpc ?? DEFAULTS.listen.grpc,
       http: authz.listen?.http ?? DEFAULTS.listen.http,

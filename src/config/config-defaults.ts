@@ -3,7 +3,7 @@
  * projects; where they have none that fits an auth proxy, the choice and
  * its reason are written next to it.
  */
-import type { IdentityHeaderNames, TokenSource } from './types.js';
+import type { ForwardAuthTrust, IdentityHeaderNames, TokenSource } from './types.js';
 import { ASYMMETRIC_ALGORITHMS } from './permission-fields.js';
 
 export const DEFAULTS = {
@@ -39,6 +39,8 @@ export const DEFAULTS = {
   usersFile: './users.yaml',
   // Envoy's HTTP ext_authz appends the original path to path_prefix.
   extAuthzPrefix: '/ext_authz',
+  // One dialect per request, disagreeing or repeated forwarded headers refused (src/server/forwarded-headers.ts).
+  forwardAuthTrust: 'auto' as ForwardAuthTrust,
   sessionsPrefix: 'kestra-authz:',
   kestraRules: true,
   default: 'authenticated',

@@ -111,6 +111,13 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     text: 'Path prefix under which the HTTP door answers Envoy\'s HTTP ext_authz (`http_service.path_prefix`).',
     default: DEFAULTS.extAuthzPrefix,
   },
+  'authz.http.forward-auth.trust': {
+    text: 'Which proxy calls the HTTP door, so whose headers describe the request being decided. `nginx`: `X-Original-URI`/`-Method` only; '
+      + '`caddy`, `traefik`: `X-Forwarded-Uri`/`-Method` only (under these three the ext_authz prefix is not served); `envoy`: the ext_authz prefix only, no forward-auth; '
+      + '`auto`: the prefix and either dialect, one per request — both present and disagreeing, or a URI without its method, is a 400. '
+      + 'A header the door reads arriving twice is always a 400.',
+    default: DEFAULTS.forwardAuthTrust,
+  },
   'authz.listen.grpc': { text: 'gRPC door: `envoy.service.auth.v3.Authorization/Check`, gRPC health, reflection.', default: hostPort(DEFAULTS.listen.grpc) },
   'authz.listen.http': { text: 'HTTP door: Envoy HTTP ext_authz, forward-auth, `/oauth/*`, `/login`, `/logout`.', default: hostPort(DEFAULTS.listen.http) },
   'authz.listen.management': { text: '`/metrics`, `/healthz`, `/readyz`. Never route it through the proxy.', default: hostPort(DEFAULTS.listen.management) },

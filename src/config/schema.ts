@@ -12,6 +12,7 @@ import * as f from './schema-fields.js';
 import { algorithms, permissionMap, permissionRequirement, providerName } from './permission-fields.js';
 import { parseCidr } from '../authn/source-address.js';
 import { tracingSection } from './tracing-fields.js';
+import { FORWARD_AUTH_TRUSTS } from './types.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
 
@@ -67,8 +68,12 @@ const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
   oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional() }).optional(),
-  // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix)
-  http: z.strictObject({ 'ext-authz-prefix': f.pathPrefix.optional() }).optional(),
+  // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix),
+  // and which proxy's headers describe a forward-auth request
+  http: z.strictObject({
+    'ext-authz-prefix': f.pathPrefix.optional(),
+    'forward-auth': z.strictObject({ trust: f.oneOf(FORWARD_AUTH_TRUSTS).optional() }).optional(),
+  }).optional(),
   listen: z
     .strictObject({ grpc: f.hostPort.optional(), http: f.hostPort.optional(), management: f.hostPort.optional() })
     .optional(),

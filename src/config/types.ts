@@ -6,6 +6,16 @@
 
 export type ActionName = string; // open strings: Kestra 1.x CRUD and 2.x actions both fit
 export type ResourceName = string;
+
+/**
+ * Which proxy describes a forward-auth request to the HTTP door: `auto` takes
+ * exactly one dialect per request (refusing disagreeing ones), `nginx` reads
+ * X-Original-URI/-Method only, `caddy`/`traefik` X-Forwarded-Uri/-Method
+ * only, `envoy` none (forward-auth off; the ext_authz prefix only).
+ */
+export const FORWARD_AUTH_TRUSTS = ['auto', 'nginx', 'caddy', 'traefik', 'envoy'] as const;
+export type ForwardAuthTrust = (typeof FORWARD_AUTH_TRUSTS)[number];
+
 /** `{RESOURCE: [ACTIONS]}` exactly as Kestra writes it (upper-case keys and values). */
 export type PermissionMap = Readonly<Record<ResourceName, readonly ActionName[]>>;
 
@@ -175,8 +185,11 @@ export interface Config {
     readonly exempt: readonly string[];
   };
   readonly externalUrl?: string;
-  /** The HTTP door: `authz.http.ext-authz-prefix` (default /ext_authz), Envoy HTTP ext_authz's path_prefix. */
-  readonly http: { readonly extAuthzPrefix: string };
+  /**
+   * The HTTP door: `authz.http.ext-authz-prefix` (default /ext_authz), Envoy HTTP ext_authz's path_prefix;
+   * `authz.http.forward-auth.trust` (default auto): whose headers describe the request being decided.
+   */
+  readonly http: { readonly extAuthzPrefix: string; readonly forwardAuthTrust: ForwardAuthTrust };
   readonly listen: {
     readonly grpc: HostPort;
     readonly http: HostPort;

@@ -6,7 +6,8 @@
  * decides (and times, counts, logs), http-response.ts writes the answer.
  *
  * Trust: in forward-auth mode the original request is described by
- * X-Forwarded-* / X-Original-* headers, which only a proxy may set. This port
+ * X-Forwarded-* / X-Original-* headers, which only a proxy may set; which of
+ * them are read is `authz.http.forward-auth.trust` (forwarded-headers.ts). This port
  * must be reachable from the proxy only (bind it to loopback or a private
  * network, or firewall it); a client that can reach it directly could
  * describe any request it likes.
@@ -17,6 +18,7 @@ import { MAX_BODY_BYTES } from '../core/auth-request.js';
 import { compileHeaderPolicy } from '../core/header-policy.js';
 import type { Config } from '../config/types.js';
 import { BodyReadError, readBoundedBody } from './http-body.js';
+import { forwardedPolicy, type ForwardedPolicy } from './forwarded-headers.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
 import { writeDecision, writeDoorError } from './http-response.js';
 import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
@@ -51,6 +53,7 @@ export function checkExtAuthzPrefix(prefix: string): string {
 
 interface DoorSettings {
   readonly extAuthzPrefix: string;
+  readonly forwarded: ForwardedPolicy;
   readonly identityHeaders: readonly string[];
 }
 
@@ -70,6 +73,7 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
     if (!settings) {
       settings = {
         extAuthzPrefix: fixedPrefix ?? checkExtAuthzPrefix(config.http.extAuthzPrefix),
+        forwarded: forwardedPolicy(config.http.forwardAuthTrust),
         identityHeaders: compileHeaderPolicy(config).identityHeaders,
       };
       settingsByConfig.set(config, settings);
@@ -80,10 +84,10 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
 
   const handle = async (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string }): Promise<void> => {
     const settings = settingsFor(runtime.engine.config);
-    const question = questionFrom(req, settings.extAuthzPrefix);
-    if (!question) {
+    const question = questionFrom(req, settings.extAuthzPrefix, settings.forwarded);
+    if ('refused' in question) {
       countDoorRefusal('http', 'bad_request');
-      writeDoorError(res, 'bad_request', 'the forwarded request is not a valid HTTP request', '');
+      writeDoorError(res, 'bad_request', question.refused, '');
       return;
     }
     ctx.requestId = question.requestId;

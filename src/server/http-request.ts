@@ -5,20 +5,29 @@
  * Modes, checked in this order:
  *  1. `ext-authz` — Envoy's HTTP ext_authz service (Istio `envoyExtAuthzHttp`):
  *     the path starts with the configured prefix; the original path is the
- *     rest, method and host are this request's own.
+ *     rest, method and host are this request's own. Off under a declared
+ *     forward-auth proxy (`authz.http.forward-auth.trust: nginx|caddy|traefik`).
  *  2. `forward-auth` — Caddy / Traefik (`X-Forwarded-Uri`) or nginx
- *     (`X-Original-URI`): the original request is described by
- *     X-Forwarded-Method / -Proto / -Host and the URI header.
+ *     (`X-Original-URI`): the original request is described by the trusted
+ *     dialect's URI and method headers and X-Forwarded-Proto / -Host
+ *     (forwarded-headers.ts says which headers are trusted, per proxy kind).
+ *     Off under `envoy`.
  *  3. `direct` — anything else is a request to our own endpoints.
  *
  * The prefix is checked first on purpose: Envoy forwards client headers it is
  * told to allow, so a client-sent X-Forwarded-Uri must never re-describe an
- * ext_authz request. The X-Forwarded-* values are trusted because only the
- * proxy may reach this port (see README: bind it to the proxy's network).
+ * ext_authz request. A header the door reads that arrives twice, or two
+ * dialects that disagree, make the request undecidable: the door answers 400.
+ * The remaining X-Forwarded-* values are trusted because only the proxy may
+ * reach this port (see README: bind it to the proxy's network) and every
+ * recipe sets or blanks each of them.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createAuthRequest, type AuthRequest } from '../core/auth-request.js';
+import {
+  describeForwardAuth, ForwardedHeaderError, repeatedReadHeader, type ForwardAuthDescription, type ForwardedPolicy,
+} from './forwarded-headers.js';
 
 export type HttpDoorMode = 'ext-authz' | 'forward-auth' | 'direct';
 
@@ -57,20 +66,36 @@ function requestIdFrom(headers: Record<string, string>): string {
   return given && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** Request headers, plus the names that arrived on more than one line. */
+export interface ReadHeaders {
+  readonly headers: Record<string, string>;
+  /** Lower-case names seen twice or more (Cookie excepted); undefined when none. */
+  readonly repeated: readonly string[] | undefined;
+}
+
 /**
  * Headers as Envoy presents them: lower-case names, repeated headers joined
- * with ',' (Cookie with '; ', as browsers and HTTP/2 do).
+ * with ',' (Cookie with '; ', as browsers and HTTP/2 do) — and which names
+ * were repeated, so a header that must be single can be refused.
  */
-export function headersOf(req: IncomingMessage): Record<string, string> {
+export function headersOf(req: IncomingMessage): ReadHeaders {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let repeated: string[] | undefined;
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     const prev = out[name];
-    out[name] = prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ','}${value}`;
+    if (prev === undefined) {
+      out[name] = value;
+    } else if (name === 'cookie') {
+      out[name] = `${prev}; ${value}`;
+    } else {
+      out[name] = `${prev},${value}`;
+      (repeated ??= []).push(name);
+    }
   }
-  return out;
+  return { headers: out, repeated };
 }
 
 /** First value of a possibly comma-joined header (a proxy chain may have appended). */
@@ -89,22 +114,31 @@ function lastForwardedFor(value: string | undefined): string | undefined {
 
 const TOKEN_METHOD = /^[A-Za-z]{1,20}$/;
 
+/** Why the door answers 400 without deciding; names headers, never their values. */
+export interface QuestionRefusal {
+  readonly refused: string;
+}
+
+const NOT_A_REQUEST: QuestionRefusal = Object.freeze({ refused: 'the forwarded request is not a valid HTTP request' });
+
 /**
- * What is being asked. Returns null when the request cannot describe an
- * original request (e.g. an ext_authz path whose rest is not absolute, or a
- * forward-auth method that is not a method): the door answers 400.
+ * What is being asked, or why it cannot be told (the door answers 400): an
+ * ext_authz path whose rest is not absolute, a forward-auth method that is
+ * not a method, a repeated header the door reads, two dialects that disagree.
  */
-export function questionFrom(req: IncomingMessage, extAuthzPrefix: string): HttpAuthQuestion | null {
-  const headers = headersOf(req);
+export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, policy: ForwardedPolicy): HttpAuthQuestion | QuestionRefusal {
+  const { headers, repeated } = headersOf(req);
+  const twice = repeatedReadHeader(policy, repeated);
+  if (twice !== undefined) return { refused: `${twice} arrived more than once: the request it describes is ambiguous` };
   const url = req.url ?? '/';
   const requestId = requestIdFrom(headers);
   const socketAddress = req.socket.remoteAddress ?? '';
   const ownMethod = (req.method ?? 'GET').toUpperCase();
   const ownHost = headers.host ?? '';
 
-  if (url === extAuthzPrefix || url.startsWith(`${extAuthzPrefix}/`) || url.startsWith(`${extAuthzPrefix}?`)) {
+  if (policy.extAuthz && (url === extAuthzPrefix || url.startsWith(`${extAuthzPrefix}/`) || url.startsWith(`${extAuthzPrefix}?`))) {
     const rest = url.slice(extAuthzPrefix.length);
-    if (!rest.startsWith('/')) return null;
+    if (!rest.startsWith('/')) return NOT_A_REQUEST;
     return {
       mode: 'ext-authz', nginx: false, method: ownMethod, rawPath: rest,
       scheme: firstValue(headers['x-forwarded-proto']) ?? 'http',
@@ -113,15 +147,18 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string): Http
     };
   }
 
-  const forwardedUri = headers['x-forwarded-uri'];
-  const originalUri = forwardedUri === undefined ? headers['x-original-uri'] : undefined;
-  const uri = forwardedUri ?? originalUri;
-  if (uri !== undefined) {
-    const method = (headers['x-forwarded-method'] ?? headers['x-original-method'] ?? 'GET').trim();
-    if (!TOKEN_METHOD.test(method)) return null;
+  let forwarded: ForwardAuthDescription | undefined;
+  try {
+    forwarded = describeForwardAuth(policy, headers);
+  } catch (err) {
+    if (err instanceof ForwardedHeaderError) return { refused: err.message };
+    throw err;
+  }
+  if (forwarded !== undefined) {
+    if (!TOKEN_METHOD.test(forwarded.method)) return NOT_A_REQUEST;
     return {
-      mode: 'forward-auth', nginx: originalUri !== undefined,
-      method: method.toUpperCase(), rawPath: uri,
+      mode: 'forward-auth', nginx: forwarded.dialect.nginx,
+      method: forwarded.method.toUpperCase(), rawPath: forwarded.uri,
       scheme: firstValue(headers['x-forwarded-proto']) ?? 'http',
       host: firstValue(headers['x-forwarded-host']) ?? ownHost,
       headers, requestId,

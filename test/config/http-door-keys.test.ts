@@ -14,3 +14,16 @@ test('authz.http.ext-authz-prefix: default /ext_authz, configurable, validated w
     return true;
   });
 });
+
+test('authz.http.forward-auth.trust: default auto, one of the proxy kinds, camelCase accepted, validated with its line', () => {
+  assert.equal(parseConfig(base, 't.yaml').http.forwardAuthTrust, 'auto');
+  for (const trust of ['auto', 'nginx', 'caddy', 'traefik', 'envoy']) {
+    assert.equal(parseConfig(`${base}authz:\n  http: { forward-auth: { trust: ${trust} } }\n`, 't.yaml').http.forwardAuthTrust, trust);
+  }
+  assert.equal(parseConfig(`${base}authz:\n  http: { forwardAuth: { trust: NGINX } }\n`, 't.yaml').http.forwardAuthTrust, 'nginx');
+  assert.throws(() => parseConfig(`${base}authz:\n  http:\n    forward-auth:\n      trust: haproxy\n`, 't.yaml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /t\.yaml:5: authz\.http\.forward-auth\.trust: must be one of auto \| nginx \| caddy \| traefik \| envoy/);
+    return true;
+  });
+});

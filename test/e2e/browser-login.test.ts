@@ -25,7 +25,7 @@ import { startService, type RunningService } from '../../src/server/service.js';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { PROFILE_SCOPES, TEST_CLIENT, oidcServiceYaml } from '../helpers/oidc-service-config.js';
-import { KESTRA_IDENTITY_HEADERS, freePort, proxySkipReason, startCaddy, type RunningProxy } from '../helpers/proxies.js';
+import { CADDY_RECIPE_STRIP, caddyForwardAuthSite, freePort, proxySkipReason, startCaddy, type RunningProxy } from '../helpers/proxies.js';
 import { startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -36,25 +36,6 @@ const USERS = {
 };
 
 const skip = await browserSkipReason() ?? await proxySkipReason('caddy');
-
-/**
- * Caddy in front of everything: our own endpoints go to the HTTP door as they
- * are; every other request is asked about with forward_auth first.
- */
-function caddySite(authz: string, upstream: string): string {
-  const copy = KESTRA_IDENTITY_HEADERS.join(' ');
-  const strip = KESTRA_IDENTITY_HEADERS.map((h) => `\trequest_header -${h}`).join('\n');
-  return `route {
-${strip}
-\t@authz path /login /login/* /oauth/* /logout
-\treverse_proxy @authz ${authz}
-\tforward_auth ${authz} {
-\t\turi /forward-auth
-\t\tcopy_headers ${copy} Cookie
-\t}
-\treverse_proxy ${upstream.replace(/^http:\/\//, '')}
-}`;
-}
 
 /** The upstream's JSON echo, as the browser shows it. */
 async function echoOnPage(page: Page): Promise<EchoedRequest> {
@@ -93,7 +74,8 @@ describe('browser login through Caddy forward_auth, two IdPs', { skip }, () => {
     dir = await mkdtemp(join(tmpdir(), 'kauthz-browser-'));
     upstream = await startUpstream();
     const httpPort = await freePort();
-    caddy = await startCaddy({ site: caddySite(`127.0.0.1:${httpPort}`, upstream.url) });
+    // The README's Caddy recipe: our own endpoints go to the HTTP door as they are; every other request is asked about with forward_auth first.
+    caddy = await startCaddy({ site: caddyForwardAuthSite({ authz: `127.0.0.1:${httpPort}`, upstream: upstream.url, stripHeaders: CADDY_RECIPE_STRIP }) });
     app = `http://localhost:${caddy.port}`;
     const clients = (name: string) => [{
       ...TEST_CLIENT,

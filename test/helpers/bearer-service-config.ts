@@ -21,6 +21,8 @@ export interface BearerServiceConfigOptions {
   readonly bindings?: readonly Record<string, unknown>[];
   /** Rules after the public `/healthz`. */
   readonly rules?: readonly Record<string, unknown>[];
+  /** `authz.http` keys (e.g. `forward-auth: { trust: nginx }`). */
+  readonly http?: Record<string, unknown>;
 }
 
 export function bearerServiceYaml(options: BearerServiceConfigOptions): string {
@@ -35,6 +37,7 @@ export function bearerServiceYaml(options: BearerServiceConfigOptions): string {
     },
     authz: {
       listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', management: '127.0.0.1:0' },
+      ...(options.http ? { http: options.http } : {}),
       bearer: {
         ...options.bearer,
         issuers: [{ issuer: options.issuer, audiences: ['kestra'], ...options.issuerEntry }],

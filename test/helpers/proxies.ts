@@ -180,12 +180,29 @@ export interface CaddyForwardAuthOptions {
 
 export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant']);
 
-/** The recommended Caddy recipe as a site body: strip, forward_auth, reverse_proxy — in that order (a `route` keeps it). */
+/**
+ * The headers that describe the original request to the door's forward-auth
+ * mode, in both dialects. A recipe sets or blanks every one of them, so a
+ * client's value never reaches the door.
+ */
+export const FORWARD_AUTH_REQUEST_HEADERS: readonly string[] = Object.freeze(['X-Forwarded-Method', 'X-Forwarded-Uri', 'X-Original-Method', 'X-Original-URI']);
+
+/** What the README's Caddy recipe strips first: the client's identity headers and any description of a request. */
+export const CADDY_RECIPE_STRIP: readonly string[] = Object.freeze([...KESTRA_IDENTITY_HEADERS, ...FORWARD_AUTH_REQUEST_HEADERS]);
+
+/**
+ * The Caddy recipe as a site body: strip, our own endpoints served directly,
+ * forward_auth, reverse_proxy — in that order (a `route` keeps it). With
+ * `stripHeaders: CADDY_RECIPE_STRIP` and `copyHeaders` left alone it is the
+ * README's block.
+ */
 export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
-  const copy = o.copyHeaders ?? KESTRA_IDENTITY_HEADERS;
+  const copy = o.copyHeaders ?? [...KESTRA_IDENTITY_HEADERS, 'Cookie'];
   const strip = (o.stripHeaders ?? []).map((h) => `\trequest_header -${h}\n`).join('');
+  const authz = o.authz.replace(/^http:\/\//, '');
   const upstream = o.upstream.replace(/^http:\/\//, '');
-  return `route {\n${strip}\tforward_auth ${o.authz.replace(/^http:\/\//, '')} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n\t}\n\treverse_proxy ${upstream}\n}`;
+  return `route {\n${strip}\t@authz path /login /login/* /oauth/* /logout\n\treverse_proxy @authz ${authz}\n`
+    + `\tforward_auth ${authz} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n\t}\n\treverse_proxy ${upstream}\n}`;
 }
 
 // ---------------------------------------------------------------- nginx
@@ -234,6 +251,12 @@ export interface NginxAuthRequestOptions {
   readonly upstream: string;
   /** Identity headers passed from the auth answer to the upstream. */
   readonly identityHeaders?: readonly string[];
+  /**
+   * The recipe as the README had it before issue 13: the client's
+   * X-Forwarded-Uri/-Method reach the door (nginx passes every client header
+   * to the auth subrequest). Only to prove the door refuses them anyway.
+   */
+  readonly withoutBlanking?: boolean;
 }
 
 function nginxVar(header: string): string {
@@ -244,12 +267,17 @@ function nginxVar(header: string): string {
  * The recommended nginx recipe as a server body: `auth_request` to the
  * forward-auth endpoint, identity headers via `auth_request_set` (an empty
  * value makes proxy_set_header drop the client's header), 401 carrying a
- * Location turned into the login redirect.
+ * Location turned into the login redirect. nginx passes every client header
+ * to the auth subrequest and to our own endpoints, so both locations set or
+ * blank (`""` = not sent) every header the door reads.
  */
 export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   const headers = o.identityHeaders ?? KESTRA_IDENTITY_HEADERS;
   const sets = headers.map((h) => `auth_request_set $authz_${nginxVar(h)} $upstream_http_${nginxVar(h)};`).join('\n  ');
   const passes = headers.map((h) => `proxy_set_header ${h} $authz_${nginxVar(h)};`).join('\n  ');
+  const blank = o.withoutBlanking ? '' : `
+  proxy_set_header X-Forwarded-Uri "";
+  proxy_set_header X-Forwarded-Method "";`;
   return `location / {
   auth_request /_authz;
   ${sets}
@@ -268,7 +296,7 @@ location = /_authz {
   proxy_set_header X-Original-Method $request_method;
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header X-Forwarded-Host $host;
-  proxy_set_header X-Forwarded-For $remote_addr;
+  proxy_set_header X-Forwarded-For $remote_addr;${blank}
 }
 location @authz_401 {
   add_header Set-Cookie $authz_set_cookie always;
@@ -281,7 +309,12 @@ location @authz_401 {
 location ~ ^/(oauth/|login|logout) {
   proxy_pass ${o.authz};
   proxy_set_header X-Forwarded-Proto $scheme;
-  proxy_set_header X-Forwarded-Host $host;
+  proxy_set_header X-Forwarded-Host $host;${o.withoutBlanking ? '' : `
+  proxy_set_header X-Forwarded-For $remote_addr;
+  proxy_set_header X-Forwarded-Uri "";
+  proxy_set_header X-Forwarded-Method "";
+  proxy_set_header X-Original-URI "";
+  proxy_set_header X-Original-Method "";`}
 }`;
 }
 

@@ -62,12 +62,18 @@ function loginRedirect(req: AuthRequest): Decision {
   };
 }
 
-export async function startHttpFixture(): Promise<HttpFixture> {
+export interface HttpFixtureOptions {
+  /** `authz.http.forward-auth.trust`; the default (`auto`) when unset. */
+  readonly trust?: string;
+}
+
+export async function startHttpFixture(options: HttpFixtureOptions = {}): Promise<HttpFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'kauthz-http-'));
   const issuer = await startTokenIssuer();
   await issuer.addKey('k1');
   const configPath = join(dir, 'config.yaml');
-  await writeFile(configPath, bearerServiceYaml({ dir, issuer: issuer.issuer }));
+  const http = options.trust === undefined ? undefined : { 'forward-auth': { trust: options.trust } };
+  await writeFile(configPath, bearerServiceYaml({ dir, issuer: issuer.issuer, http }));
   await createUsersWithCli(configPath,
     ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'],
     ['visitor', 'visitor-pass-1']);
