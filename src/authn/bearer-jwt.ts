@@ -7,7 +7,8 @@
  *   source has a token? → size and shape → token cache → decode (untrusted)
  *   → pick the issuer by `iss` → header (alg allow-list, kid, crit, embedded
  *   keys) → key from the JwksCache → jose jwtVerify (signature, iss, aud,
- *   exp/nbf with skew, exp and sub required) → Identity from the claims.
+ *   exp/nbf with skew, exp and sub required) → `iat` not in the future
+ *   beyond the skew → Identity from the claims.
  * Every path returns an AuthnResult; nothing here throws to the caller.
  */
 import { jwtVerify, type JWTPayload } from 'jose';
@@ -18,7 +19,7 @@ import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js
 import { identityFromClaims } from './claims-identity.js';
 import type { JwksCache } from './jwks-cache.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
-import { ALG_NOT_ALLOWED, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError } from './jwt-failure.js';
+import { ALG_NOT_ALLOWED, ISSUED_IN_FUTURE, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
 import { compileTokenSources, findToken, sourceId, type CompiledTokenSource } from './token-source.js';
 import { readUntrustedJwt } from './untrusted-jwt.js';
@@ -33,7 +34,7 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export interface BearerAuthenticatorOptions {
   readonly issuers: readonly BearerIssuerConfig[];
-  /** Allowed clock skew for exp/nbf, seconds. */
+  /** Allowed clock skew for exp/nbf/iat, seconds. */
   readonly clockSkewSeconds: number;
   /** Claims tried in order for the identity's name. */
   readonly userClaims: readonly string[];
@@ -227,6 +228,9 @@ export class BearerAuthenticator implements Authenticator {
     } catch (err) {
       return failureFromJoseError(err);
     }
+    // jose checks `iat` is a number when present, but not that it is past: a token dated ahead was minted with a wrong
+    // clock or to outlive a key rotation; either way not a token to trust now.
+    if (typeof payload.iat === 'number' && payload.iat > this.#now() / 1000 + this.#clockToleranceSeconds) return ISSUED_IN_FUTURE;
     const identity = identityFromClaims(payload, {
       via: 'bearer',
       userClaims: this.#userClaims,

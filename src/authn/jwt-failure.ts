@@ -37,6 +37,8 @@ const BAD_SIGNATURE = bearerFailure('token_bad_signature', 'token signature does
 export const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
 export const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
 const INVALID = bearerFailure('token_invalid', 'token is not valid');
+/** `iat` later than now + clock skew (jose checks only that it is a number). */
+export const ISSUED_IN_FUTURE = bearerFailure('token_not_yet_valid', 'token was issued in the future (iat)');
 
 /** Maps an error thrown by jose's jwtVerify. Unknown errors are a refusal too (token_invalid), never an allow. */
 export function failureFromJoseError(err: unknown): CachedFailure {

@@ -127,7 +127,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.bearer.issuers[].from[].prefix': { text: 'Prefix stripped from the header value (header only).', defaultNote: '`Bearer ` for authorization, else none' },
   'authz.bearer.issuers[].from[].cookie': { text: 'Cookie carrying the bare token.' },
   'authz.bearer.issuers[].groups-claim-path': { text: 'Groups claim path for this issuer\'s tokens.', defaultNote: '`kestra.security.oidc.groups-claim-path`' },
-  'authz.bearer.clock-skew': { text: 'Tolerance on `exp` and `nbf`.', default: duration(DEFAULTS.bearer.clockSkewSeconds) },
+  'authz.bearer.clock-skew': { text: 'Tolerance on `exp`, `nbf` and `iat` (a token issued further in the future is refused).', default: duration(DEFAULTS.bearer.clockSkewSeconds) },
   'authz.bearer.jwks-max-age': { text: 'A JWKS older than this is refetched in the background.', default: duration(DEFAULTS.bearer.jwksMaxAgeSeconds) },
   'authz.bearer.jwks-cooldown': {
     text: 'At most one JWKS fetch per issuer per cooldown: unknown-`kid` refetches and retries of a failing issuer.',

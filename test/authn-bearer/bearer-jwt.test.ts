@@ -91,6 +91,19 @@ describe('BearerAuthenticator: accepting and refusing tokens', () => {
     assert.equal(await check({ nbf: now + 10, sub: 'skew-nbf' }), 'ok');
   });
 
+  test('iat: a day ahead or just beyond the skew → token_not_yet_valid, not cached (it heals as time passes); inside the skew → ok', async () => {
+    const now = f.clock.seconds();
+    const check = async (c: JWTPayload) => reasonOf(await f.auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1'))));
+    assert.equal(await check({ iat: now + 24 * 3600, exp: now + 24 * 3600 + 600 }), 'token_not_yet_valid');
+    assert.equal(await check({ iat: now + 31, sub: 'iat-31' }), 'token_not_yet_valid');
+    assert.equal(await check({ iat: now + 30, sub: 'iat-30' }), 'ok');
+    assert.equal(await check({ iat: 'yesterday' as unknown as number, sub: 'iat-text' }), 'token_invalid');
+    const ahead = await f.idp.sign(f.claims({ iat: now + 120, sub: 'iat-heals' }), 'rsa-1');
+    assert.equal(reasonOf(await f.auth.authenticate(bearer(ahead))), 'token_not_yet_valid');
+    f.clock.advance(120_000);
+    assert.equal(reasonOf(await f.auth.authenticate(bearer(ahead))), 'ok');
+  });
+
   test('claims: wrong iss, wrong aud, missing aud, no exp, no sub', async () => {
     const check = async (c: JWTPayload) => f.auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1')));
     assert.equal(reasonOf(await check({ iss: 'https://evil.example.com' })), 'token_untrusted_issuer');
