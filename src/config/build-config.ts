@@ -184,6 +184,8 @@ function buildIssuer(issuer: NonNullable<NonNullable<Authz['bearer']>['issuers']
       (s): TokenSource => (s.header !== undefined ? { header: s.header, prefix: s.prefix ?? defaultPrefix(s.header) } : { cookie: s.cookie! }),
     ) ?? DEFAULTS.bearer.from,
     groupsClaimPath: issuer['groups-claim-path'],
+    tokenTypes: issuer['token-types'] ?? [],
+    acceptIdTokens: issuer['accept-id-tokens'] ?? DEFAULTS.bearer.acceptIdTokens,
   };
 }
 

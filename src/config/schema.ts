@@ -61,6 +61,8 @@ const bearerIssuer = z.strictObject({
   algorithms: algorithms.optional(),
   from: z.array(tokenSource).min(1).optional(),
   'groups-claim-path': f.claimPath.optional(),
+  'token-types': f.jwtTypeList.optional(),
+  'accept-id-tokens': f.bool.optional(),
 });
 
 const authz = z.strictObject({

@@ -69,6 +69,13 @@ export interface BearerIssuerConfig {
   readonly from: readonly TokenSource[];
   /** Groups claim path for this issuer (default: kestra.security.oidc.groups-claim-path). */
   readonly groupsClaimPath?: string;
+  /**
+   * Required JWT `typ` header values, normalized (lower case, no `application/`),
+   * e.g. ['at+jwt'] (RFC 9068); absent or empty = any typ (logout tokens are refused regardless).
+   */
+  readonly tokenTypes?: readonly string[];
+  /** Accept OpenID Connect ID tokens as Bearer tokens; absent = false. */
+  readonly acceptIdTokens?: boolean;
 }
 
 export interface OidcProviderConfig {

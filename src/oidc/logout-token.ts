@@ -13,8 +13,10 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { JwksCache } from '../authn/jwks-cache.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from '../authn/jwks-keys.js';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../authn/token-type.js';
 
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+// Defined beside the Bearer authenticator, which refuses tokens carrying it (token-type.ts): only this endpoint takes them.
+export { BACKCHANNEL_LOGOUT_EVENT };
 /** A logout token older than this (by `iat`) is refused; its `jti` is remembered this long when it has no `exp`. */
 export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600;
 const CLOCK_SKEW_SECONDS = 60;

@@ -104,6 +104,20 @@ describe('BearerAuthenticator: accepting and refusing tokens', () => {
     assert.equal(reasonOf(await f.auth.authenticate(bearer(ahead))), 'ok');
   });
 
+  test('token types: logout tokens refused, ID tokens refused (issuer default), per-issuer token-types', async () => {
+    const check = async (c: JWTPayload, header?: Record<string, unknown>, auth = f.auth) =>
+      reasonOf(await auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1', header))));
+    const event = { events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, jti: 'j' };
+    assert.equal(await check({ sub: 'lt-1' }, { typ: 'logout+jwt' }), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 'lt-2', ...event }), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 'id-1', nonce: 'n' }), 'token_type_not_allowed');
+    const [first, ...rest] = f.issuerConfigs;
+    const typed = f.build([{ ...first!, tokenTypes: ['at+jwt'], acceptIdTokens: true }, ...rest]);
+    assert.equal(await check({ sub: 't-1' }, undefined, typed), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 't-2', nonce: 'n' }, { typ: 'at+jwt' }, typed), 'ok');
+    assert.equal(await check({ sub: 't-3', ...event }, { typ: 'at+jwt' }, typed), 'token_type_not_allowed');
+  });
+
   test('claims: wrong iss, wrong aud, missing aud, no exp, no sub', async () => {
     const check = async (c: JWTPayload) => f.auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1')));
     assert.equal(reasonOf(await check({ iss: 'https://evil.example.com' })), 'token_untrusted_issuer');
