@@ -10,7 +10,7 @@
  *   exp/nbf with skew, exp and sub required) → `iat` not in the future
  *   beyond the skew → token type (token-type.ts: never a logout token, the
  *   issuer's `token-types`, ID tokens only if accepted) → Identity from the
- *   claims.
+ *   claims (`email` only when verified or the issuer is trusted for it).
  * Every path returns an AuthnResult; nothing here throws to the caller.
  */
 import { jwtVerify, type JWTPayload } from 'jose';
@@ -58,6 +58,7 @@ interface IssuerPlan {
   readonly algorithms: string[];
   readonly groupsClaimPath: string;
   readonly typeRules: TokenTypeRules;
+  readonly trustEmail: boolean;
   readonly jwks: JwksCache;
   /** Prebuilt: the 503-class failure naming this (configured, non-secret) issuer. */
   readonly unavailable: CachedFailure;
@@ -135,6 +136,7 @@ export class BearerAuthenticator implements Authenticator {
           algorithms: [...config.algorithms],
           groupsClaimPath: config.groupsClaimPath ?? options.groupsClaimPath,
           typeRules: Object.freeze({ tokenTypes: Object.freeze((config.tokenTypes ?? []).map(normalizeTyp)), acceptIdTokens: config.acceptIdTokens ?? false }),
+          trustEmail: config.trustEmail ?? false,
           jwks,
           unavailable: bearerFailure('jwks_unavailable', `keys of issuer ${config.issuer} are unavailable`),
         }),
@@ -244,6 +246,7 @@ export class BearerAuthenticator implements Authenticator {
       userClaims: this.#userClaims,
       groupsClaimPath: plan.groupsClaimPath,
       issuer: plan.issuer,
+      trustEmail: plan.trustEmail,
     });
     if (!identity) return NO_SUBJECT;
     // jose has checked exp is present and numeric (requiredClaims); the guard keeps the type honest.

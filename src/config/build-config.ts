@@ -59,6 +59,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       groupsClaimPath: kestra?.oidc?.['groups-claim-path'] ?? DEFAULTS.groupsClaimPath,
       // login flow
       allowInsecureHttpIssuers: insecureIssuers(authz, ctx.warnings),
+      trustEmailClients: authz.oidc?.['trust-email-clients'] ?? [],
     },
     logout: { getAllowed: micronaut?.endpoints?.logout?.['get-allowed'] ?? false },
     defaultRole: defaultRole && {
@@ -186,6 +187,7 @@ function buildIssuer(issuer: NonNullable<NonNullable<Authz['bearer']>['issuers']
     groupsClaimPath: issuer['groups-claim-path'],
     tokenTypes: issuer['token-types'] ?? [],
     acceptIdTokens: issuer['accept-id-tokens'] ?? DEFAULTS.bearer.acceptIdTokens,
+    trustEmail: issuer['trust-email'] ?? false,
   };
 }
 

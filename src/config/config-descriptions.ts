@@ -107,6 +107,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     defaultNote: 'derived from each request\'s host (with a warning)',
   },
   'authz.oidc.allow-insecure-http-issuers': { text: 'Accept `http://` OIDC issuers (codes and tokens travel unencrypted). Development only; logs a warning.', default: 'false' },
+  'authz.oidc.trust-email-clients': {
+    text: 'Login clients (`micronaut.security.oauth2.clients.<name>`) whose ID-token `email` is used without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for providers that verify every address themselves.',
+    defaultNote: 'none',
+  },
   'authz.http.ext-authz-prefix': {
     text: 'Path prefix under which the HTTP door answers Envoy\'s HTTP ext_authz (`http_service.path_prefix`).',
     default: DEFAULTS.extAuthzPrefix,
@@ -133,6 +137,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   },
   'authz.bearer.issuers[].accept-id-tokens': {
     text: 'Accept OpenID Connect ID tokens (a `nonce`, `at_hash`, `c_hash` or `s_hash` claim, or Keycloak\'s `typ: ID` claim) as Bearer tokens. Only for IdPs whose access tokens are not JWTs (Google).',
+    default: 'false',
+  },
+  'authz.bearer.issuers[].trust-email': {
+    text: 'Use this issuer\'s `email` claim without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for IdPs that verify every address themselves.',
     default: 'false',
   },
   'authz.bearer.clock-skew': { text: 'Tolerance on `exp`, `nbf` and `iat` (a token issued further in the future is refused).', default: duration(DEFAULTS.bearer.clockSkewSeconds) },

@@ -63,12 +63,13 @@ const bearerIssuer = z.strictObject({
   'groups-claim-path': f.claimPath.optional(),
   'token-types': f.jwtTypeList.optional(),
   'accept-id-tokens': f.bool.optional(),
+  'trust-email': f.bool.optional(),
 });
 
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
-  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional() }).optional(),
+  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional() }).optional(),
   // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix)
   http: z.strictObject({ 'ext-authz-prefix': f.pathPrefix.optional() }).optional(),
   listen: z
