@@ -7,7 +7,10 @@
  *   source has a token? → size and shape → token cache → decode (untrusted)
  *   → pick the issuer by `iss` → header (alg allow-list, kid, crit, embedded
  *   keys) → key from the JwksCache → jose jwtVerify (signature, iss, aud,
- *   exp/nbf with skew, exp and sub required) → Identity from the claims.
+ *   exp/nbf with skew, exp and sub required) → `iat` not in the future
+ *   beyond the skew → token type (token-type.ts: never a logout token, the
+ *   issuer's `token-types`, ID tokens only if accepted) → Identity from the
+ *   claims (`email` only when verified or the issuer is trusted for it).
  * Every path returns an AuthnResult; nothing here throws to the caller.
  */
 import { jwtVerify, type JWTPayload } from 'jose';
@@ -18,9 +21,10 @@ import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js
 import { identityFromClaims } from './claims-identity.js';
 import type { JwksCache } from './jwks-cache.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
-import { ALG_NOT_ALLOWED, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError } from './jwt-failure.js';
+import { ALG_NOT_ALLOWED, ISSUED_IN_FUTURE, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError, typeFailure } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
 import { compileTokenSources, findToken, sourceId, type CompiledTokenSource } from './token-source.js';
+import { normalizeTyp, tokenTypeProblem, type TokenTypeRules } from './token-type.js';
 import { readUntrustedJwt } from './untrusted-jwt.js';
 
 /** Larger than any real access token; refusing before parsing bounds the work an attacker can ask for. */
@@ -33,7 +37,7 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export interface BearerAuthenticatorOptions {
   readonly issuers: readonly BearerIssuerConfig[];
-  /** Allowed clock skew for exp/nbf, seconds. */
+  /** Allowed clock skew for exp/nbf/iat, seconds. */
   readonly clockSkewSeconds: number;
   /** Claims tried in order for the identity's name. */
   readonly userClaims: readonly string[];
@@ -53,6 +57,8 @@ interface IssuerPlan {
   readonly audiences: string[];
   readonly algorithms: string[];
   readonly groupsClaimPath: string;
+  readonly typeRules: TokenTypeRules;
+  readonly trustEmail: boolean;
   readonly jwks: JwksCache;
   /** Prebuilt: the 503-class failure naming this (configured, non-secret) issuer. */
   readonly unavailable: CachedFailure;
@@ -129,6 +135,8 @@ export class BearerAuthenticator implements Authenticator {
           audiences: [...config.audiences],
           algorithms: [...config.algorithms],
           groupsClaimPath: config.groupsClaimPath ?? options.groupsClaimPath,
+          typeRules: Object.freeze({ tokenTypes: Object.freeze((config.tokenTypes ?? []).map(normalizeTyp)), acceptIdTokens: config.acceptIdTokens ?? false }),
+          trustEmail: config.trustEmail ?? false,
           jwks,
           unavailable: bearerFailure('jwks_unavailable', `keys of issuer ${config.issuer} are unavailable`),
         }),
@@ -214,8 +222,9 @@ export class BearerAuthenticator implements Authenticator {
     }
 
     let payload: JWTPayload;
+    let verifiedHeader: Readonly<Record<string, unknown>>;
     try {
-      ({ payload } = await jwtVerify(token, found.key, {
+      ({ payload, protectedHeader: verifiedHeader } = await jwtVerify(token, found.key, {
         issuer: plan.issuer,
         audience: plan.audiences,
         algorithms: plan.algorithms,
@@ -227,11 +236,17 @@ export class BearerAuthenticator implements Authenticator {
     } catch (err) {
       return failureFromJoseError(err);
     }
+    // jose checks `iat` is a number when present, but not that it is past: a token dated ahead was minted with a wrong
+    // clock or to outlive a key rotation; either way not a token to trust now.
+    if (typeof payload.iat === 'number' && payload.iat > this.#now() / 1000 + this.#clockToleranceSeconds) return ISSUED_IN_FUTURE;
+    const typeProblem = tokenTypeProblem(verifiedHeader, payload, plan.typeRules);
+    if (typeProblem) return typeFailure(typeProblem);
     const identity = identityFromClaims(payload, {
       via: 'bearer',
       userClaims: this.#userClaims,
       groupsClaimPath: plan.groupsClaimPath,
       issuer: plan.issuer,
+      trustEmail: plan.trustEmail,
     });
     if (!identity) return NO_SUBJECT;
     // jose has checked exp is present and numeric (requiredClaims); the guard keeps the type honest.

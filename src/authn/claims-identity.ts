@@ -95,6 +95,23 @@ export interface ClaimsIdentityOptions {
   readonly groupsClaimPath: string;
   /** The configured issuer the claims were verified against. */
   readonly issuer: string;
+  /** The issuer verifies every address: use `email` without `email_verified` (default false). */
+  readonly trustEmail?: boolean;
+}
+
+/**
+ * The `email` claim, when it may stand for the caller: `email_verified` is
+ * true (the boolean, or the string "true" some IdPs send — both are the
+ * issuer's signed statement), or the issuer is trusted for e-mail. Anyone
+ * can type an address into a self-service profile; unverified, it names
+ * nobody, so it is neither the identity's name (and thus never matches a
+ * `user` binding) nor its forwarded e-mail.
+ */
+export function verifiedEmail(claims: Readonly<Record<string, unknown>>, trustEmail = false): string | undefined {
+  const email = claims.email;
+  if (typeof email !== 'string' || email === '') return undefined;
+  const verified = claims.email_verified;
+  return trustEmail || verified === true || verified === 'true' ? email : undefined;
 }
 
 /**
@@ -108,9 +125,10 @@ export function identityFromClaims(
 ): Identity | undefined {
   const subject = claims.sub;
   if (typeof subject !== 'string' || subject === '') return undefined;
+  const email = verifiedEmail(claims, options.trustEmail);
   let name = subject;
   for (const claim of options.userClaims) {
-    const value = Object.hasOwn(claims, claim) ? claims[claim] : undefined;
+    const value = claim === 'email' ? email : Object.hasOwn(claims, claim) ? claims[claim] : undefined;
     if (typeof value === 'string' && value !== '') {
       name = value;
       break;
@@ -125,7 +143,7 @@ export function identityFromClaims(
     groups: Object.freeze(groupsFromClaims(claims, options.groupsClaimPath)),
     issuer: options.issuer,
   };
-  if (typeof claims.email === 'string' && claims.email !== '') identity.email = claims.email;
+  if (email !== undefined) identity.email = email;
   if (typeof claims.exp === 'number' && Number.isFinite(claims.exp)) identity.expiresAt = claims.exp;
   // Frozen: a bearer identity is cached and shared by every request carrying the token.
   return Object.freeze(identity);

@@ -5,6 +5,7 @@
  */
 import type { AuthnFailureReason } from '../core/reasons.js';
 import type { CachedFailure } from './token-cache.js';
+import type { TokenTypeProblem } from './token-type.js';
 
 export function bearerFailure(reason: AuthnFailureReason, description: string): CachedFailure {
   return Object.freeze({ kind: 'fail', reason, description, scheme: 'Bearer' });
@@ -37,6 +38,20 @@ const BAD_SIGNATURE = bearerFailure('token_bad_signature', 'token signature does
 export const ALG_NOT_ALLOWED = bearerFailure('token_alg_not_allowed', 'token algorithm is not allowed');
 export const MALFORMED = bearerFailure('token_malformed', 'token is not a well-formed signed JWT');
 const INVALID = bearerFailure('token_invalid', 'token is not valid');
+/** `iat` later than now + clock skew (jose checks only that it is a number). */
+export const ISSUED_IN_FUTURE = bearerFailure('token_not_yet_valid', 'token was issued in the future (iat)');
+
+const TYPE_FAILURES: Readonly<Record<TokenTypeProblem, CachedFailure>> = {
+  typ_unreadable: bearerFailure('token_type_not_allowed', 'token typ header is not a string'),
+  event_token: bearerFailure('token_type_not_allowed', 'a logout or security event token is not an access token'),
+  typ_not_required: bearerFailure('token_type_not_allowed', "token typ is not one of the issuer's token-types"),
+  id_token: bearerFailure('token_type_not_allowed', 'an ID token is not accepted as a Bearer token from this issuer'),
+};
+
+/** A verified token of a type the issuer's settings do not accept as a Bearer token (token-type.ts). */
+export function typeFailure(problem: TokenTypeProblem): CachedFailure {
+  return TYPE_FAILURES[problem];
+}
 
 /** Maps an error thrown by jose's jwtVerify. Unknown errors are a refusal too (token_invalid), never an allow. */
 export function failureFromJoseError(err: unknown): CachedFailure {

@@ -57,6 +57,8 @@ export const MAX_CHUNKS = 8;
 const COMPRESS_GROUPS_OVER = 512; // bytes of JSON
 const MAX_INFLATED = 1 << 20;
 const ISSUER = 'kestra-authz';
+/** Replicas' clocks may differ this much; a cookie issued later than now + this is refused. */
+const ISSUED_AT_SKEW_SECONDS = 60;
 const AUDIENCE = 'kestra-authz/session';
 
 export function newSessionId(): string {
@@ -151,6 +153,8 @@ async function verify(token: string, key: Uint8Array, nowSeconds: number): Promi
       currentDate: new Date(nowSeconds * 1000),
       clockTolerance: 0,
     });
+    // jose does not check that `iat` is past; we always set it, so one far ahead is not a cookie we issued with this clock.
+    if (typeof payload.iat !== 'number' || payload.iat > nowSeconds + ISSUED_AT_SKEW_SECONDS) return { kind: 'invalid' };
     const record = recordFrom(payload);
     return record ? { kind: 'ok', record } : { kind: 'invalid' };
   } catch (err) {

@@ -59,6 +59,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       groupsClaimPath: kestra?.oidc?.['groups-claim-path'] ?? DEFAULTS.groupsClaimPath,
       // login flow
       allowInsecureHttpIssuers: insecureIssuers(authz, ctx.warnings),
+      trustEmailClients: authz.oidc?.['trust-email-clients'] ?? [],
     },
     logout: { getAllowed: micronaut?.endpoints?.logout?.['get-allowed'] ?? false },
     defaultRole: defaultRole && {
@@ -187,6 +188,9 @@ function buildIssuer(issuer: NonNullable<NonNullable<Authz['bearer']>['issuers']
       (s): TokenSource => (s.header !== undefined ? { header: s.header, prefix: s.prefix ?? defaultPrefix(s.header) } : { cookie: s.cookie! }),
     ) ?? DEFAULTS.bearer.from,
     groupsClaimPath: issuer['groups-claim-path'],
+    tokenTypes: issuer['token-types'] ?? [],
+    acceptIdTokens: issuer['accept-id-tokens'] ?? DEFAULTS.bearer.acceptIdTokens,
+    trustEmail: issuer['trust-email'] ?? false,
   };
 }
 

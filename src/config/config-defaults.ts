@@ -35,6 +35,8 @@ export const DEFAULTS = {
     jwksTimeoutMs: 5_000,
     algorithms: ASYMMETRIC_ALGORITHMS,
     from: [{ header: 'authorization', prefix: 'Bearer ' }] as readonly TokenSource[],
+    // An ID token tells a client who logged in; it is not an API credential (RFC 8725 §3.11).
+    acceptIdTokens: false,
   },
   usersFile: './users.yaml',
   // Envoy's HTTP ext_authz appends the original path to path_prefix.

@@ -107,6 +107,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     defaultNote: 'derived from each request\'s host (with a warning)',
   },
   'authz.oidc.allow-insecure-http-issuers': { text: 'Accept `http://` OIDC issuers (codes and tokens travel unencrypted). Development only; logs a warning.', default: 'false' },
+  'authz.oidc.trust-email-clients': {
+    text: 'Login clients (`micronaut.security.oauth2.clients.<name>`) whose ID-token `email` is used without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for providers that verify every address themselves.',
+    defaultNote: 'none',
+  },
   'authz.http.ext-authz-prefix': {
     text: 'Path prefix under which the HTTP door answers Envoy\'s HTTP ext_authz (`http_service.path_prefix`).',
     default: DEFAULTS.extAuthzPrefix,
@@ -134,7 +138,19 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.bearer.issuers[].from[].prefix': { text: 'Prefix stripped from the header value (header only).', defaultNote: '`Bearer ` for authorization, else none' },
   'authz.bearer.issuers[].from[].cookie': { text: 'Cookie carrying the bare token.' },
   'authz.bearer.issuers[].groups-claim-path': { text: 'Groups claim path for this issuer\'s tokens.', defaultNote: '`kestra.security.oidc.groups-claim-path`' },
-  'authz.bearer.clock-skew': { text: 'Tolerance on `exp` and `nbf`.', default: duration(DEFAULTS.bearer.clockSkewSeconds) },
+  'authz.bearer.issuers[].token-types': {
+    text: 'Required JWT `typ` header, one of these (case-insensitive, `application/` optional), e.g. `[at+jwt]` for RFC 9068 access tokens. Logout tokens (`logout+jwt`, `events` claim) are refused whatever this says.',
+    defaultNote: 'any `typ`, or none',
+  },
+  'authz.bearer.issuers[].accept-id-tokens': {
+    text: 'Accept OpenID Connect ID tokens (a `nonce`, `at_hash`, `c_hash` or `s_hash` claim, or Keycloak\'s `typ: ID` claim) as Bearer tokens. Only for IdPs whose access tokens are not JWTs (Google).',
+    default: 'false',
+  },
+  'authz.bearer.issuers[].trust-email': {
+    text: 'Use this issuer\'s `email` claim without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for IdPs that verify every address themselves.',
+    default: 'false',
+  },
+  'authz.bearer.clock-skew': { text: 'Tolerance on `exp`, `nbf` and `iat` (a token issued further in the future is refused).', default: duration(DEFAULTS.bearer.clockSkewSeconds) },
   'authz.bearer.jwks-max-age': { text: 'A JWKS older than this is refetched in the background.', default: duration(DEFAULTS.bearer.jwksMaxAgeSeconds) },
   'authz.bearer.jwks-cooldown': {
     text: 'At most one JWKS fetch per issuer per cooldown: unknown-`kid` refetches and retries of a failing issuer.',

@@ -118,6 +118,16 @@ function checkHeaders(authz: unknown, report: Report): void {
 function checkOidc(root: unknown, report: Report): void {
   const oauth2Path = ['micronaut', 'security', 'oauth2'];
   const oauth2 = at(root, oauth2Path);
+  // A trusted name that is no client would silently trust nothing, or a client added later without review.
+  const trusted = at(root, ['authz', 'oidc', 'trust-email-clients']);
+  const clientNames = isPlainMap(child(oauth2, 'clients')) ? Object.keys(child(oauth2, 'clients') as object) : [];
+  if (Array.isArray(trusted)) {
+    trusted.forEach((name, i) => {
+      if (typeof name === 'string' && !clientNames.includes(name)) {
+        report(['authz', 'oidc', 'trust-email-clients', i], `no client "${name}" under micronaut.security.oauth2.clients`);
+      }
+    });
+  }
   if (asBoolean(child(oauth2, 'enabled')) !== true) return;
   const clients = child(oauth2, 'clients');
   if (!isPlainMap(clients) || Object.keys(clients).length === 0) {

@@ -45,6 +45,19 @@ export const textList = field((v) => {
   return ok([...new Set(v as string[])]);
 }, 'list of strings');
 
+/**
+ * JWT `typ` header values (`at+jwt`), compared as RFC 7515 §4.1.9 says: case-insensitive,
+ * an `application/` prefix left out. Stored normalized (lower case, no prefix).
+ */
+export const jwtTypeList = field((v) => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) return fail('must be a non-empty list of JWT typ values such as at+jwt');
+  if (!list.every((s) => typeof s === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z/-]+$/.test(s.trim()))) {
+    return fail('every entry must be a media type such as at+jwt or application/at+jwt');
+  }
+  return ok([...new Set((list as string[]).map((s) => s.trim().toLowerCase().replace(/^application\//, '')))]);
+}, 'list of JWT typ values');
+
 /** A secret of at least 256 bits: its UTF-8 bytes are the key. */
 export const secret = field((v) => {
   if (typeof v !== 'string') return fail('must be a string (quote it)');

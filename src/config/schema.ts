@@ -62,12 +62,15 @@ const bearerIssuer = z.strictObject({
   algorithms: algorithms.optional(),
   from: z.array(tokenSource).min(1).optional(),
   'groups-claim-path': f.claimPath.optional(),
+  'token-types': f.jwtTypeList.optional(),
+  'accept-id-tokens': f.bool.optional(),
+  'trust-email': f.bool.optional(),
 });
 
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
-  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional() }).optional(),
+  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional() }).optional(),
   // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix),
   // and which proxy's headers describe a forward-auth request
   http: z.strictObject({

@@ -79,6 +79,15 @@ export interface BearerIssuerConfig {
   readonly from: readonly TokenSource[];
   /** Groups claim path for this issuer (default: kestra.security.oidc.groups-claim-path). */
   readonly groupsClaimPath?: string;
+  /**
+   * Required JWT `typ` header values, normalized (lower case, no `application/`),
+   * e.g. ['at+jwt'] (RFC 9068); absent or empty = any typ (logout tokens are refused regardless).
+   */
+  readonly tokenTypes?: readonly string[];
+  /** Accept OpenID Connect ID tokens as Bearer tokens; absent = false. */
+  readonly acceptIdTokens?: boolean;
+  /** Use this issuer's `email` claim without `email_verified: true`; absent = false. */
+  readonly trustEmail?: boolean;
 }
 
 export interface OidcProviderConfig {
@@ -166,6 +175,12 @@ export interface Config {
      * setups only (compose demo's Keycloak); logged as a warning.
      */
     readonly allowInsecureHttpIssuers: boolean;
+    /**
+     * `authz.oidc.trust-email-clients` (default []): login clients whose ID
+     * token's `email` is used (as the name, for bindings, as x-kestra-email)
+     * even without `email_verified: true`.
+     */
+    readonly trustEmailClients: readonly string[];
   };
   readonly logout: { readonly getAllowed: boolean };
   readonly defaultRole?: DefaultRoleConfig;

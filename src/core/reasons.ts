@@ -18,6 +18,8 @@ export const REASONS = {
   token_untrusted_issuer: { status: 401, allow: false },
   token_bad_audience: { status: 401, allow: false },
   token_invalid: { status: 401, allow: false },
+  // a good signature on a token that is not an access token: logout token, ID token, another `typ`
+  token_type_not_allowed: { status: 401, allow: false },
   basic_bad_credentials: { status: 401, allow: false },
   basic_locked_out: { status: 401, allow: false },
   basic_source_locked_out: { status: 401, allow: false },

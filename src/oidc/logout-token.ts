@@ -13,8 +13,10 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { JwksCache } from '../authn/jwks-cache.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from '../authn/jwks-keys.js';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../authn/token-type.js';
 
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+// Defined beside the Bearer authenticator, which refuses tokens carrying it (token-type.ts): only this endpoint takes them.
+export { BACKCHANNEL_LOGOUT_EVENT };
 /** A logout token older than this (by `iat`) is refused; its `jti` is remembered this long when it has no `exp`. */
 export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600;
 const CLOCK_SKEW_SECONDS = 60;
@@ -28,6 +30,7 @@ export type LogoutTokenProblem =
   | 'bad_claims'
   | 'expired'
   | 'too_old'
+  | 'issued_in_future'
   | 'no_jti'
   | 'no_event'
   | 'no_subject'
@@ -85,10 +88,14 @@ export async function verifyLogoutToken(token: string, check: LogoutTokenCheck):
       requiredClaims: ['iat'],
     }));
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new LogoutTokenError('expired', 'the logout token has expired');
+    // jose (maxTokenAge) reports an `iat` too far in the past as JWTExpired, one in the future (beyond the skew) as a claim failure.
+    if (err instanceof joseErrors.JWTExpired) {
+      if (err.claim === 'iat') throw new LogoutTokenError('too_old', 'the logout token is too old');
+      throw new LogoutTokenError('expired', 'the logout token has expired');
+    }
     if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new LogoutTokenError('bad_signature', 'bad signature');
     if (err instanceof joseErrors.JWTClaimValidationFailed) {
-      const problem = err.claim === 'iat' ? 'too_old' : 'bad_claims';
+      const problem = err.claim === 'iat' && err.reason === 'check_failed' ? 'issued_in_future' : 'bad_claims';
       throw new LogoutTokenError(problem, `claim ${err.claim} is not acceptable`);
     }
     throw new LogoutTokenError('malformed', 'the logout token cannot be verified');

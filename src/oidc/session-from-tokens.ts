@@ -57,6 +57,8 @@ export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: T
       userClaims: ctx.config.userClaims,
       groupsClaimPath: ctx.config.oidc.groupsClaimPath,
       issuer: basis.issuer,
+      // An unverified `email` names nobody: not the session's name, not its e-mail (claims-identity.ts).
+      trustEmail: ctx.config.oidc.trustEmailClients.includes(basis.provider),
     });
     if (!identity) throw new UnusableIdTokenError('the ID token has no usable subject');
     if (basis.previous && basis.previous.subject !== identity.subject) throw new UnusableIdTokenError('the refreshed ID token names another subject');

@@ -117,6 +117,7 @@ export async function startBearerFixture(): Promise<BearerFixture> {
       exp: clock.seconds() + 600,
       preferred_username: 'alice',
       email: 'alice@example.com',
+      email_verified: true,
       resource_access: { kestra: { roles: ['kestra-devs', 'ops'] } },
       ...extra,
     }),

@@ -91,6 +91,33 @@ describe('BearerAuthenticator: accepting and refusing tokens', () => {
     assert.equal(await check({ nbf: now + 10, sub: 'skew-nbf' }), 'ok');
   });
 
+  test('iat: a day ahead or just beyond the skew → token_not_yet_valid, not cached (it heals as time passes); inside the skew → ok', async () => {
+    const now = f.clock.seconds();
+    const check = async (c: JWTPayload) => reasonOf(await f.auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1'))));
+    assert.equal(await check({ iat: now + 24 * 3600, exp: now + 24 * 3600 + 600 }), 'token_not_yet_valid');
+    assert.equal(await check({ iat: now + 31, sub: 'iat-31' }), 'token_not_yet_valid');
+    assert.equal(await check({ iat: now + 30, sub: 'iat-30' }), 'ok');
+    assert.equal(await check({ iat: 'yesterday' as unknown as number, sub: 'iat-text' }), 'token_invalid');
+    const ahead = await f.idp.sign(f.claims({ iat: now + 120, sub: 'iat-heals' }), 'rsa-1');
+    assert.equal(reasonOf(await f.auth.authenticate(bearer(ahead))), 'token_not_yet_valid');
+    f.clock.advance(120_000);
+    assert.equal(reasonOf(await f.auth.authenticate(bearer(ahead))), 'ok');
+  });
+
+  test('token types: logout tokens refused, ID tokens refused (issuer default), per-issuer token-types', async () => {
+    const check = async (c: JWTPayload, header?: Record<string, unknown>, auth = f.auth) =>
+      reasonOf(await auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1', header))));
+    const event = { events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, jti: 'j' };
+    assert.equal(await check({ sub: 'lt-1' }, { typ: 'logout+jwt' }), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 'lt-2', ...event }), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 'id-1', nonce: 'n' }), 'token_type_not_allowed');
+    const [first, ...rest] = f.issuerConfigs;
+    const typed = f.build([{ ...first!, tokenTypes: ['at+jwt'], acceptIdTokens: true }, ...rest]);
+    assert.equal(await check({ sub: 't-1' }, undefined, typed), 'token_type_not_allowed');
+    assert.equal(await check({ sub: 't-2', nonce: 'n' }, { typ: 'at+jwt' }, typed), 'ok');
+    assert.equal(await check({ sub: 't-3', ...event }, { typ: 'at+jwt' }, typed), 'token_type_not_allowed');
+  });
+
   test('claims: wrong iss, wrong aud, missing aud, no exp, no sub', async () => {
     const check = async (c: JWTPayload) => f.auth.authenticate(bearer(await f.idp.sign(f.claims(c), 'rsa-1')));
     assert.equal(reasonOf(await check({ iss: 'https://evil.example.com' })), 'token_untrusted_issuer');

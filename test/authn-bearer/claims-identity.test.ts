@@ -75,7 +75,7 @@ describe('identityFromClaims', () => {
 
   test('name from the first user claim present, email, groups, expiry, issuer', () => {
     const id = identityFromClaims(
-      { sub: 's-1', preferred_username: 'alice', email: 'alice@example.com', groups: ['g'], exp: 2_000_000_000 },
+      { sub: 's-1', preferred_username: 'alice', email: 'alice@example.com', email_verified: true, groups: ['g'], exp: 2_000_000_000 },
       options,
     );
     assert.deepEqual(id, {
@@ -87,9 +87,26 @@ describe('identityFromClaims', () => {
   });
 
   test('empty or non-string user claims are skipped; falls back to sub', () => {
-    assert.equal(identityFromClaims({ sub: 's', preferred_username: '', email: 'e@x' }, options)?.name, 'e@x');
+    assert.equal(identityFromClaims({ sub: 's', preferred_username: '', email: 'e@x', email_verified: true }, options)?.name, 'e@x');
     assert.equal(identityFromClaims({ sub: 's', preferred_username: 7 }, options)?.name, 's');
     assert.equal(identityFromClaims({ sub: 's', email: ['x'] }, options)?.email, undefined);
+  });
+
+  test('an unverified email is neither the name nor the email; verified or trusted, it is both', () => {
+    const boss = { sub: 'mallory-sub', email: 'boss@example.com' };
+    for (const verified of [undefined, false, 'false', 'TRUE', 1, null, {}]) {
+      const id = identityFromClaims({ ...boss, email_verified: verified }, options);
+      assert.equal(id?.name, 'mallory-sub', `email_verified ${JSON.stringify(verified)}`);
+      assert.equal(id?.email, undefined);
+    }
+    for (const verified of [true, 'true']) {
+      const id = identityFromClaims({ ...boss, email_verified: verified }, options);
+      assert.deepEqual([id?.name, id?.email], ['boss@example.com', 'boss@example.com'], `email_verified ${JSON.stringify(verified)}`);
+    }
+    const trusted = identityFromClaims(boss, { ...options, trustEmail: true });
+    assert.deepEqual([trusted?.name, trusted?.email], ['boss@example.com', 'boss@example.com']);
+    // Another user claim is not an e-mail claim: taken as it is.
+    assert.equal(identityFromClaims({ ...boss, preferred_username: 'mallory' }, options)?.name, 'mallory');
   });
 
   test('no usable sub → undefined', () => {

@@ -111,7 +111,7 @@ describe('gRPC Check door', () => {
     const viewer = await issuer.mint({ sub: 'u-view', preferred_username: 'viewer-user', aud: 'kestra' });
     allowed(await check({ method: 'GET', path: '/api/v1/main/flows/any.ns/f', headers: bearer(viewer) }));
     assert.equal(denied(await check({ method: 'DELETE', path: '/api/v1/main/flows/any.ns/f', headers: bearer(viewer) })).status, 403);
-    const alice = await issuer.mint({ sub: 'u-alice', email: 'alice@example.com', aud: 'kestra' });
+    const alice = await issuer.mint({ sub: 'u-alice', email: 'alice@example.com', email_verified: true, aud: 'kestra' });
     allowed(await check({ method: 'DELETE', path: '/api/v1/main/flows/any.ns/f', headers: bearer(alice) }));
     allowed(await check({ method: 'POST', path: '/api/v1/main/roles', headers: bearer(alice) }));
   });

@@ -96,6 +96,14 @@ describe('session cookie', () => {
     assert.equal((await sessions.read(new Map(), NOW)).kind, 'absent');
   });
 
+  test('a cookie issued (iat) later than the reader\'s clock + 60 s is invalid; inside that skew it is read', async () => {
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const lines = await sessions.write({ ...record(['devs']), expiresAt: issuedAt + 2 * 86_400 }, scope, 3600, new Map());
+    assert.equal((await sessions.read(jar(lines), issuedAt - 86_400)).kind, 'invalid', 'a day ahead');
+    assert.equal((await sessions.read(jar(lines), issuedAt - 120)).kind, 'invalid', 'two minutes ahead');
+    assert.equal((await sessions.read(jar(lines), issuedAt - 30)).kind, 'ok', 'replica clocks 30 s apart');
+  });
+
   test('keys are derived per purpose, never the raw secret', () => {
     const secret = new TextEncoder().encode('s'.repeat(40));
     assert.notDeepEqual(keys.session, secret.slice(0, 32));
