@@ -4,8 +4,10 @@
  * that authenticates the cookie and the rewrite that strips our cookies from
  * the upstream `Cookie` header are one parser (src/core/cookie-header.ts), so
  * whatever authenticates is also stripped — through the gRPC door (Envoy
- * replaces the upstream Cookie with the one we answer) and through a real
- * Caddy in front of an echoing upstream (`copy_headers Cookie`).
+ * replaces the upstream Cookie with the one we answer), and through a real
+ * Caddy (`copy_headers Cookie`) and a real nginx (`auth_request_set` of the
+ * answer's Cookie) in front of an echoing upstream, as the README's recipes
+ * configure them.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import { createUsersWithCli } from '../helpers/cli-users.js';
 import { headerOf } from '../helpers/grpc-client.js';
 import { startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
-import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, proxySkipReason, startCaddy, type RunningProxy } from '../helpers/proxies.js';
+import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, nginxAuthRequestServer, proxySkipReason, startCaddy, startNginx, type RunningProxy } from '../helpers/proxies.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 import { echoedHeader, startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 import { expectAllowed } from './attack-kit.js';
@@ -24,6 +26,7 @@ import { expectAllowed } from './attack-kit.js';
 const API = { accept: 'application/json' };
 const PROTECTED = '/api/v1/main/flows/company.team/hello';
 const caddySkip = await proxySkipReason('caddy');
+const nginxSkip = await proxySkipReason('nginx');
 
 /** Spellings of our cookie's name a client may send; each authenticates, none may reach the upstream. */
 const SPELLINGS: readonly ((session: string) => string)[] = [
@@ -115,6 +118,42 @@ describe('our session cookie under a spaced name (real service)', () => {
         assert.ok(!seen.includes(session), `the session reached the upstream for ${JSON.stringify(cookie.slice(0, 6))}`);
         assert.match(seen, /lang=en/);
       }
+    });
+  });
+
+  describe('through a real nginx (auth_request, the README recipe)', { skip: nginxSkip }, () => {
+    let upstream: Upstream;
+    let nginx: RunningProxy;
+
+    before(async () => {
+      upstream = await startUpstream();
+      nginx = await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${door.service.httpPort}`, upstream: upstream.url }) });
+    });
+
+    after(async () => {
+      await nginx?.stop();
+      await upstream?.stop();
+    });
+
+    test('the upstream gets the client\'s other cookies and never the session, whatever its spelling', async () => {
+      for (const spell of [(s: string) => `JWT=${s}`, ...SPELLINGS]) {
+        const cookie = `${spell(session)}; lang=en`;
+        const res = await fetch(`${nginx.url}${PROTECTED}`, { headers: { ...API, cookie } });
+        const text = await res.text();
+        assert.equal(res.status, 200, text);
+        const echo = JSON.parse(text) as EchoedRequest;
+        assert.equal(echoedHeader(echo, 'x-kestra-user'), 'ops');
+        const seen = (echo.headers.cookie ?? []).join('; ');
+        assert.ok(!seen.includes(session), `the session reached the upstream for ${JSON.stringify(cookie.slice(0, 6))}`);
+        assert.match(seen, /^(theme=dark; )?lang=en$/);
+      }
+    });
+
+    test('a request with only our cookie reaches the upstream without a Cookie header', async () => {
+      const res = await fetch(`${nginx.url}${PROTECTED}`, { headers: { ...API, cookie: `JWT=${session}` } });
+      const echo = JSON.parse(await res.text()) as EchoedRequest;
+      assert.equal(res.status, 200);
+      assert.equal(echo.headers.cookie, undefined);
     });
   });
 });

@@ -254,7 +254,8 @@ export interface NginxAuthRequestOptions {
   /**
    * The recipe as the README had it before issue 13: the client's
    * X-Forwarded-Uri/-Method reach the door (nginx passes every client header
-   * to the auth subrequest). Only to prove the door refuses them anyway.
+   * to the auth subrequest), and the client's Cookie reaches the upstream as
+   * sent. Only to prove the door refuses such requests anyway.
    */
   readonly withoutBlanking?: boolean;
 }
@@ -282,9 +283,11 @@ export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   auth_request /_authz;
   ${sets}
   auth_request_set $authz_location $upstream_http_location;
-  auth_request_set $authz_set_cookie $upstream_http_set_cookie;
+  auth_request_set $authz_set_cookie $upstream_http_set_cookie;${o.withoutBlanking ? '' : `
+  auth_request_set $authz_cookie $upstream_http_cookie;`}
   error_page 401 = @authz_401;
-  ${passes}
+  ${passes}${o.withoutBlanking ? '' : `
+  proxy_set_header Cookie $authz_cookie;`}
   proxy_pass ${o.upstream};
 }
 location = /_authz {
