@@ -2,6 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kestraApiRules } from '../../src/authz/kestra-api-rules.js';
 import { compileRouteTable, matchRoute } from '../../src/authz/route-table.js';
+import { normalizePath } from '../../src/core/auth-request.js';
+import { ENDINGS, kestraRuleRequests } from '../helpers/kestra-rule-requests.js';
 
 const table = compileRouteTable({ rules: [], kestraRules: true, default: 'authenticated' });
 const A = '/api/v1/main';
@@ -113,13 +115,22 @@ const rows: Row[] = [
   ['GET', '/api/v1/acme/flows/prod/etl', 'kestra:flows.read', 'FLOW:READ', 'acme', 'prod'],
   // A tenant named like a public route does not make tenant routes public
   ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${ANY}`, 'auths'],
+  ['PUT', '/api/v1/auths/flows/company.team/f/', 'kestra:flows.update', 'FLOW:UPDATE', 'auths', 'company.team'],
+  ['DELETE', '/api/v1/auths/flows/company.team/f', 'kestra:flows.delete', 'FLOW:DELETE', 'auths', 'company.team'],
+  ['GET', '/api/v1/configs/flows/company.team/f', 'kestra:flows.read', 'FLOW:READ', 'configs', 'company.team'],
+  ['GET', '/api/v1/configs/', 'kestra:configs', 'public'],
   // Not in the table: the default rule
   ['GET', `${A}/me`, 'default', 'authenticated'],
   ['GET', `${A}/plugins`, 'default', 'authenticated'],
   ['POST', `${A}/flows/company.team/hello`, 'default', 'authenticated'],
   ['POST', '/api/v1/configs', 'default', 'authenticated'],
+  // A trailing slash is ignored, as Kestra's router does
   ['GET', `${A}/flows/company.team/hello/`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
-  ['PUT', `${A}/flows/company.team/hello/`, 'default', 'authenticated'],
+  ['PUT', `${A}/flows/company.team/hello/`, 'kestra:flows.update', 'FLOW:UPDATE', 'main', 'company.team'],
+  ['DELETE', `${A}/flows/company.team/f/`, 'kestra:flows.delete', 'FLOW:DELETE', 'main', 'company.team'],
+  ['POST', `${A}/flows/`, 'kestra:flows.create', `FLOW:CREATE${ANY}`, 'main'],
+  ['DELETE', `${A}/executions/by-ids/`, 'kestra:executions.delete-by-ids', `EXECUTION:DELETE${ALL}`, 'main'],
+  ['PUT', `${A}/namespaces/company.other/kv/k/`, 'kestra:kv.write', 'KVSTORE:CREATE|UPDATE', 'main', 'company.other'],
 ];
 
 describe('built-in Kestra API rules', () => {
@@ -161,5 +172,31 @@ describe('built-in Kestra API rules', () => {
   test('the rule list is frozen and shared', () => {
     assert.ok(Object.isFrozen(kestraApiRules()));
     assert.equal(kestraApiRules(), kestraApiRules());
+  });
+});
+
+describe('every built-in rule, with the endings Kestra routes like the bare path', () => {
+  const requests = kestraRuleRequests();
+
+  test(`${requests.length} requests × ${ENDINGS.length} endings: the same rule and captures as the bare path, or refused (400)`, () => {
+    assert.ok(requests.length >= kestraApiRules().length);
+    let refused = 0;
+    for (const { method, path } of requests) {
+      const bare = matchRoute(table, method, 'h', normalizePath(path)!);
+      for (const ending of ENDINGS) {
+        const normalized = normalizePath(path + ending);
+        if (normalized === null) { refused++; continue; }
+        const seen = matchRoute(table, method, 'h', normalized);
+        const what = `${method} ${path}${ending}`;
+        assert.equal(seen.rule.id, bare.rule.id, what);
+        assert.deepEqual(seen.captures, bare.captures, what);
+      }
+    }
+    assert.ok(refused >= requests.length * 4, 'the ;x and encoded-separator endings are refused');
+  });
+
+  test('each rule is reached by its own sample request (so the table above covers every row)', () => {
+    const reached = new Set(requests.map(({ method, path }) => matchRoute(table, method, 'h', path).rule.id));
+    for (const rule of kestraApiRules()) assert.ok(reached.has(rule.id), rule.id);
   });
 });
