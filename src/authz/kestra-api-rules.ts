@@ -11,8 +11,12 @@
  *   permission in any namespace the caller holds it in (labelled so);
  * - bulk routes that may touch every namespace at once (`by-query`, export,
  *   import) require a grant not limited to a namespace;
- * - the public `/api/v1/configs` and `/api/v1/auths/**` come after the
- *   tenant routes, so a tenant named `auths` cannot make a protected route public.
+ * - the public `/api/v1/configs` and `/api/v1/auths` routes come after the
+ *   tenant routes and are no deeper than one segment below `/api/v1/auths`
+ *   (`GET /api/v1/auths`, `GET|POST /api/v1/auths/<name>`): a tenant named
+ *   `auths` (or `configs`) has its routes at `/api/v1/auths/<resource>/…`,
+ *   two or more segments deep, so none of them is ever public. Kestra's own
+ *   authentication endpoints under `/api/v1/auths` are one segment deep.
  * Anything else falls through to the `default` rule.
  */
 import type { RuleConfig } from '../config/types.js';
@@ -142,7 +146,8 @@ function buildRules(): BuiltInRule[] {
 
     // Public API routes, after every tenant route (see the header comment)
     publicRule('configs', ['GET'], '/api/v1/configs'),
-    publicRule('auths', undefined, '/api/v1/auths/**'),
+    publicRule('auths', ['GET'], '/api/v1/auths'),
+    publicRule('auths.endpoint', ['GET', 'POST'], '/api/v1/auths/*'),
   ];
 }
 

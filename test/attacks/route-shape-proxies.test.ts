@@ -1,7 +1,7 @@
 /**
  * The issue's route-shape requests through REAL proxies (nginx auth_request,
  * Caddy forward_auth) in front of an echoing upstream standing in for Kestra:
- * a trailing slash.
+ * a trailing slash, a tenant named `auths`.
  * The proxies pass the URI as the client sent it (`/f/` reaches the upstream,
  * which Kestra's router would serve as `/f`), so the door must decide it like
  * the bare path: refused ones never reach the upstream, allowed ones arrive
@@ -48,13 +48,14 @@ for (const name of ['nginx', 'caddy'] as const satisfies readonly ProxyName[]) {
       return { status: res.status, text, reached: upstream.requests.slice(before) as EchoedRequest[] };
     };
 
-    test('refused: a trailing slash — the upstream never sees it', async () => {
+    test('refused: trailing slash, the auths tenant — the upstream never sees them', async () => {
       const attacks: [string, string, Record<string, string>, number][] = [
         ['DELETE', `${A}/flows/company.team/f/`, viewer, 403],
         ['POST', `${A}/flows/`, viewer, 403],
         ['DELETE', `${A}/executions/by-ids/`, viewer, 403],
         ['PUT', `${A}/namespaces/company.other/kv/k/`, dev, 403],
         ['PUT', `${A}/namespaces/company.other/kv/k//`, dev, 403],
+        ['PUT', '/api/v1/auths/flows/company.team/f/', {}, 401],
       ];
       for (const [method, path, who, status] of attacks) {
         const seen = await send(method, path, who);

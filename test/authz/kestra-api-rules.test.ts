@@ -18,7 +18,8 @@ const rows: Row[] = [
   ['GET', '/ping', 'kestra:ping', 'public'],
   ['GET', '/api/v1/configs', 'kestra:configs', 'public'],
   ['GET', '/api/v1/auths', 'kestra:auths', 'public'],
-  ['POST', '/api/v1/auths/login', 'kestra:auths', 'public'],
+  ['POST', '/api/v1/auths/login', 'kestra:auths.endpoint', 'public'],
+  ['GET', '/api/v1/auths/providers', 'kestra:auths.endpoint', 'public'],
   ['GET', '/ui/main/login', 'kestra:ui.login', 'public', 'main'],
   ['GET', '/ui/main/flows/edit/company/hello', 'kestra:ui', 'public'],
   ['GET', '/ui/', 'kestra:ui', 'public'],
@@ -117,6 +118,11 @@ const rows: Row[] = [
   ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${ANY}`, 'auths'],
   ['PUT', '/api/v1/auths/flows/company.team/f/', 'kestra:flows.update', 'FLOW:UPDATE', 'auths', 'company.team'],
   ['DELETE', '/api/v1/auths/flows/company.team/f', 'kestra:flows.delete', 'FLOW:DELETE', 'auths', 'company.team'],
+  // ... and its routes no built-in rule knows are two segments deep: never the public auths rules
+  ['GET', '/api/v1/auths/stats/executions/daily', 'default', 'authenticated'],
+  ['POST', '/api/v1/auths/flows/company.team/f', 'default', 'authenticated'],
+  ['PUT', '/api/v1/auths/login', 'default', 'authenticated'],
+  ['DELETE', '/api/v1/auths/x', 'default', 'authenticated'],
   ['GET', '/api/v1/configs/flows/company.team/f', 'kestra:flows.read', 'FLOW:READ', 'configs', 'company.team'],
   ['GET', '/api/v1/configs/', 'kestra:configs', 'public'],
   // Not in the table: the default rule
