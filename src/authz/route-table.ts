@@ -81,13 +81,21 @@ function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra',
   const hasAllow = rule.allow !== undefined;
   const hasRequire = rule.require !== undefined;
   let requirement: Requirement | undefined;
+  if (rule.namespaceFrom !== undefined && rule.namespaceFrom !== 'query') {
+    report('.namespace-from', `must be query (got ${JSON.stringify(rule.namespaceFrom)})`);
+  } else if (rule.namespaceFrom !== undefined && !hasRequire) {
+    report('.namespace-from', 'only a rule with `require` takes its namespaces from the query');
+  }
   if (hasAllow === hasRequire) {
     report('', 'a rule needs exactly one of `allow` (public | authenticated | deny) or `require` (RESOURCE:ACTION)');
   } else if (hasAllow && rule.allow !== 'public' && rule.allow !== 'authenticated' && rule.allow !== 'deny') {
     report('.allow', `must be public, authenticated or deny (got ${JSON.stringify(rule.allow)})`);
   } else if (hasRequire) {
     try {
-      requirement = parseRequirement(rule.require!, { allNamespaces: (rule as BuiltInRule).allNamespaces === true });
+      requirement = parseRequirement(rule.require!, {
+        allNamespaces: (rule as BuiltInRule).allNamespaces === true,
+        ...(rule.namespaceFrom === 'query' ? { namespaceFrom: 'query' as const } : {}),
+      });
     } catch (err) {
       report('.require', (err as Error).message);
     }

@@ -1,7 +1,7 @@
 /**
  * The issue's route-shape requests through REAL proxies (nginx auth_request,
  * Caddy forward_auth) in front of an echoing upstream standing in for Kestra:
- * a trailing slash, a tenant named `auths`.
+ * a trailing slash, a tenant named `auths`, a namespace in the query string.
  * The proxies pass the URI as the client sent it (`/f/` reaches the upstream,
  * which Kestra's router would serve as `/f`), so the door must decide it like
  * the bare path: refused ones never reach the upstream, allowed ones arrive
@@ -48,7 +48,7 @@ for (const name of ['nginx', 'caddy'] as const satisfies readonly ProxyName[]) {
       return { status: res.status, text, reached: upstream.requests.slice(before) as EchoedRequest[] };
     };
 
-    test('refused: trailing slash, the auths tenant — the upstream never sees them', async () => {
+    test('refused: trailing slash, the auths tenant, a foreign namespace in the query — the upstream never sees them', async () => {
       const attacks: [string, string, Record<string, string>, number][] = [
         ['DELETE', `${A}/flows/company.team/f/`, viewer, 403],
         ['POST', `${A}/flows/`, viewer, 403],
@@ -56,6 +56,10 @@ for (const name of ['nginx', 'caddy'] as const satisfies readonly ProxyName[]) {
         ['PUT', `${A}/namespaces/company.other/kv/k/`, dev, 403],
         ['PUT', `${A}/namespaces/company.other/kv/k//`, dev, 403],
         ['PUT', '/api/v1/auths/flows/company.team/f/', {}, 401],
+        ['GET', `${A}/flows/search?namespace=company.other`, dev, 403],
+        ['GET', `${A}/executions/search?namespace=company`, dev, 403],
+        ['GET', `${A}/logs/search`, dev, 403],
+        ['GET', `${A}/triggers/search?filters[namespace][EQUALS]=company.other`, dev, 403],
       ];
       for (const [method, path, who, status] of attacks) {
         const seen = await send(method, path, who);
@@ -69,13 +73,16 @@ for (const name of ['nginx', 'caddy'] as const satisfies readonly ProxyName[]) {
     });
 
     test('allowed: within the grant, the request reaches the upstream as the client sent it', async () => {
-      for (const [method, path] of [['DELETE', `${A}/flows/company.team/f/`], ['GET', `${A}/flows/company.team/f/?page=1`]] as const) {
+      for (const [method, path] of [['DELETE', `${A}/flows/company.team/f/`], ['GET', `${A}/flows/search?namespace=company.team&page=1`],
+        ['GET', `${A}/logs/search?namespace=company.team.sub`]] as const) {
         const seen = await send(method, path, dev);
         assert.equal(seen.status, 200, `${method} ${path}: ${seen.text}`);
         assert.equal(seen.reached.length, 1);
         assert.equal(seen.reached[0]!.method, method);
         assert.equal(seen.reached[0]!.url, path);
       }
+      const all = await send('GET', `${A}/flows/search`, viewer);
+      assert.equal(all.status, 200, 'a tenant-wide grant may search every namespace');
     });
   });
 }

@@ -12,6 +12,7 @@ const A = '/api/v1/main';
 type Row = readonly [string, string, string, string, string?, string?];
 const ANY = ' (any namespace)';
 const ALL = ' (all namespaces)';
+const QUERY = ' (namespaces from the query)';
 
 const rows: Row[] = [
   // Public
@@ -36,7 +37,7 @@ const rows: Row[] = [
   ['GET', `${A}/flows/company.team/hello/revisions`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
   ['GET', `${A}/flows/company.team/hello/tasks/t1`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
   ['GET', `${A}/flows/company.team/hello/dependencies`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
-  ['GET', `${A}/flows/search`, 'kestra:flows.search', `FLOW:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/flows/search`, 'kestra:flows.search', `FLOW:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/flows/company.team`, 'kestra:flows.list', 'FLOW:READ', 'main', 'company.team'],
   ['PUT', `${A}/flows/company.team/hello`, 'kestra:flows.update', 'FLOW:UPDATE', 'main', 'company.team'],
   ['PATCH', `${A}/flows/company.team/hello/t1`, 'kestra:flows.update-task', 'FLOW:UPDATE', 'main', 'company.team'],
@@ -55,7 +56,8 @@ const rows: Row[] = [
   // Executions
   ['POST', `${A}/executions/company.team/hello`, 'kestra:executions.create', 'EXECUTION:CREATE', 'main', 'company.team'],
   ['POST', `${A}/executions/trigger/company.team/hello`, 'kestra:executions.trigger', 'EXECUTION:CREATE', 'main', 'company.team'],
-  ['GET', `${A}/executions/search`, 'kestra:executions.search', `EXECUTION:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/executions/search`, 'kestra:executions.search', `EXECUTION:READ${QUERY}`, 'main', undefined],
+  ['GET', `${A}/executions`, 'kestra:executions.list', `EXECUTION:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/executions/6Xk2aBcD`, 'kestra:executions.read', `EXECUTION:READ${ANY}`, 'main', undefined],
   ['GET', `${A}/executions/6Xk2aBcD/graph`, 'kestra:executions.read', `EXECUTION:READ${ANY}`, 'main'],
   ['POST', `${A}/executions/6Xk2aBcD/restart`, 'kestra:executions.restart', `EXECUTION:UPDATE${ANY}`, 'main', undefined],
@@ -68,16 +70,16 @@ const rows: Row[] = [
   ['POST', `${A}/executions/restart/by-ids`, 'kestra:executions.bulk-by-ids', `EXECUTION:UPDATE${ALL}`, 'main'],
   ['DELETE', `${A}/executions/kill/by-query`, 'kestra:executions.bulk-by-query', `EXECUTION:UPDATE${ALL}`, 'main'],
   // Logs
-  ['GET', `${A}/logs/search`, 'kestra:logs.search', `EXECUTION:READ${ANY}`, 'main'],
+  ['GET', `${A}/logs/search`, 'kestra:logs.search', `EXECUTION:READ${QUERY}`, 'main'],
   ['GET', `${A}/logs/6Xk2aBcD`, 'kestra:logs.read', `EXECUTION:READ${ANY}`, 'main'],
   ['GET', `${A}/logs/6Xk2aBcD/download`, 'kestra:logs.read', `EXECUTION:READ${ANY}`, 'main'],
   // Triggers
-  ['GET', `${A}/triggers/search`, 'kestra:triggers.search', `FLOW:READ${ANY}`, 'main'],
+  ['GET', `${A}/triggers/search`, 'kestra:triggers.search', `FLOW:READ${QUERY}`, 'main'],
   ['GET', `${A}/triggers/company.team/hello`, 'kestra:triggers.read', 'FLOW:READ', 'main', 'company.team'],
   // Namespaces
   ['POST', `${A}/namespaces`, 'kestra:namespaces.create', `NAMESPACE:CREATE${ANY}`, 'main'],
   ['GET', `${A}/namespaces`, 'kestra:namespaces.list', `NAMESPACE:READ${ANY}`, 'main'],
-  ['GET', `${A}/namespaces/search`, 'kestra:namespaces.search', `NAMESPACE:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/namespaces/search`, 'kestra:namespaces.search', `NAMESPACE:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/namespaces/company.team`, 'kestra:namespaces.read', 'NAMESPACE:READ', 'main', 'company.team'],
   ['PUT', `${A}/namespaces/company.team`, 'kestra:namespaces.update', 'NAMESPACE:UPDATE', 'main', 'company.team'],
   ['DELETE', `${A}/namespaces/company.team`, 'kestra:namespaces.delete', 'NAMESPACE:DELETE', 'main', 'company.team'],
@@ -115,7 +117,7 @@ const rows: Row[] = [
   // Other tenants are captured the same way
   ['GET', '/api/v1/acme/flows/prod/etl', 'kestra:flows.read', 'FLOW:READ', 'acme', 'prod'],
   // A tenant named like a public route does not make tenant routes public
-  ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${ANY}`, 'auths'],
+  ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${QUERY}`, 'auths'],
   ['PUT', '/api/v1/auths/flows/company.team/f/', 'kestra:flows.update', 'FLOW:UPDATE', 'auths', 'company.team'],
   ['DELETE', '/api/v1/auths/flows/company.team/f', 'kestra:flows.delete', 'FLOW:DELETE', 'auths', 'company.team'],
   // ... and its routes no built-in rule knows are two segments deep: never the public auths rules
