@@ -54,6 +54,8 @@ export interface PermissionCheck {
   readonly missing?: string;
   /** Which grant allowed it, e.g. 'role developer via group kestra-devs on company.team'. */
   readonly grantedBy?: string;
+  /** The namespace that was missing (for the 403 body), when one was. */
+  readonly namespace?: string;
 }
 
 interface CompiledBinding {
@@ -206,6 +208,29 @@ export function checkPermission(grants: Grants, req: Requirement, namespace: str
     if (namespace === undefined || namespaceCovers(grant.namespace, namespace)) return { permitted: true, grantedBy: grant.description };
   }
   return { permitted: false, missing: missingText(req, namespace, scoped) };
+}
+
+/**
+ * Checks a search (a requirement with `namespaceFrom: 'query'`) against the
+ * grants: every namespace it can return must be granted. `namespaces` comes
+ * from queryNamespaces: null = unbounded, which only a grant not limited to a
+ * namespace satisfies; otherwise each listed namespace (with its children)
+ * must be covered, and the first one that is not is named.
+ */
+export function checkQueryNamespaces(grants: Grants, req: Requirement, namespaces: readonly string[] | null): PermissionCheck {
+  if (namespaces === null) {
+    for (const grant of grants.grants) {
+      if (grant.namespace === undefined && permits(grant.permissions, req.resource, req.actions)) return { permitted: true, grantedBy: grant.description };
+    }
+    const text = permissionText(req);
+    return { permitted: false, missing: isNamespaceScoped(req.resource) ? `${text} in every namespace (a search without a namespace filter)` : text };
+  }
+  let last: PermissionCheck | undefined;
+  for (const namespace of namespaces) {
+    last = checkPermission(grants, req, namespace);
+    if (!last.permitted) return { ...last, namespace };
+  }
+  return last!;
 }
 
 function missingText(req: Requirement, namespace: string | undefined, scoped: boolean): string {

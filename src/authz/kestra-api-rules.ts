@@ -11,13 +11,24 @@
  *   permission in any namespace the caller holds it in (labelled so);
  * - bulk routes that may touch every namespace at once (`by-query`, export,
  *   import) require a grant not limited to a namespace;
- * - the public `/api/v1/configs` and `/api/v1/auths/**` come after the
- *   tenant routes, so a tenant named `auths` cannot make a protected route public.
+ * - searches (`flows/search`, `executions/search`, `logs/search`, …) take
+ *   their namespaces from the query string's namespace filters
+ *   (`namespaceFrom: 'query'`): every namespace they can return must be granted;
+ * - the public `/api/v1/configs` and `/api/v1/auths` routes come after the
+ *   tenant routes and are no deeper than one segment below `/api/v1/auths`
+ *   (`GET /api/v1/auths`, `GET|POST /api/v1/auths/<name>`): a tenant named
+ *   `auths` (or `configs`) has its routes at `/api/v1/auths/<resource>/…`,
+ *   two or more segments deep, so none of them is ever public. Kestra's own
+ *   authentication endpoints under `/api/v1/auths` are one segment deep.
  * Anything else falls through to the `default` rule.
  */
 import type { RuleConfig } from '../config/types.js';
 
-/** A rule of the built-in set; `allNamespaces` marks cross-namespace bulk operations. */
+/**
+ * A rule of the built-in set; `allNamespaces` marks cross-namespace bulk
+ * operations, `namespaceFrom: 'query'` searches whose namespaces come from
+ * the query string's namespace filters.
+ */
 export interface BuiltInRule extends RuleConfig {
   readonly allNamespaces?: boolean;
 }
@@ -31,6 +42,11 @@ function publicRule(id: string, methods: readonly string[] | undefined, path: st
 function needs(id: string, methods: readonly string[] | undefined, path: string, require: string, allNamespaces = false): BuiltInRule {
   const rule: BuiltInRule = { id: `kestra:${id}`, match: methods ? { methods, path } : { path }, require };
   return allNamespaces ? { ...rule, allNamespaces } : rule;
+}
+
+/** A search: allowed only when every namespace it can return is granted (the query's namespace filters bound it). */
+function search(id: string, path: string, require: string): BuiltInRule {
+  return { id: `kestra:${id}`, match: { methods: ['GET'], path }, require, namespaceFrom: 'query' };
 }
 
 /** One rule per verb for a plain CRUD resource: GET → READ, POST → CREATE, PUT/PATCH → UPDATE, DELETE → DELETE. */
@@ -58,7 +74,7 @@ function buildRules(): BuiltInRule[] {
     publicRule('executions.webhook', undefined, `${T}/executions/webhook/{namespace}/{flowId}/{key}/**`),
 
     // Flows — literal routes first
-    needs('flows.search', ['GET'], `${T}/flows/search`, 'FLOW:READ'),
+    search('flows.search', `${T}/flows/search`, 'FLOW:READ'),
     needs('flows.distinct-namespaces', ['GET'], `${T}/flows/distinct-namespaces`, 'FLOW:*'),
     needs('flows.validate', ['POST'], `${T}/flows/validate/**`, 'FLOW:*'),
     needs('flows.export', ['GET', 'POST'], `${T}/flows/export/**`, 'FLOW:READ', true),
@@ -90,7 +106,7 @@ function buildRules(): BuiltInRule[] {
     needs('secrets.update', ['PUT', 'PATCH'], `${T}/namespaces/{namespace}/secrets/**`, 'SECRET:UPDATE'),
     needs('secrets.delete', ['DELETE'], `${T}/namespaces/{namespace}/secrets/**`, 'SECRET:DELETE'),
     // Namespaces themselves
-    needs('namespaces.search', ['GET'], `${T}/namespaces/search`, 'NAMESPACE:READ'),
+    search('namespaces.search', `${T}/namespaces/search`, 'NAMESPACE:READ'),
     needs('namespaces.list', ['GET'], `${T}/namespaces`, 'NAMESPACE:READ'),
     needs('namespaces.create', ['POST'], `${T}/namespaces`, 'NAMESPACE:CREATE'),
     needs('namespaces.read', ['GET'], `${T}/namespaces/{namespace}`, 'NAMESPACE:READ'),
@@ -99,8 +115,8 @@ function buildRules(): BuiltInRule[] {
     needs('namespaces.delete', ['DELETE'], `${T}/namespaces/{namespace}`, 'NAMESPACE:DELETE'),
 
     // Executions — literal routes first, then by execution id (no namespace in the path)
-    needs('executions.search', ['GET'], `${T}/executions/search`, 'EXECUTION:READ'),
-    needs('executions.list', ['GET'], `${T}/executions`, 'EXECUTION:READ'),
+    search('executions.search', `${T}/executions/search`, 'EXECUTION:READ'),
+    search('executions.list', `${T}/executions`, 'EXECUTION:READ'),
     needs('executions.trigger', ['POST'], `${T}/executions/trigger/{namespace}/{flowId}`, 'EXECUTION:CREATE'),
     needs('executions.delete-by-ids', ['DELETE'], `${T}/executions/by-ids`, 'EXECUTION:DELETE', true),
     needs('executions.delete-by-query', ['DELETE'], `${T}/executions/by-query`, 'EXECUTION:DELETE', true),
@@ -114,12 +130,12 @@ function buildRules(): BuiltInRule[] {
     needs('executions.read', ['GET'], `${T}/executions/{executionId}/**`, 'EXECUTION:READ'),
 
     // Logs are execution data
-    needs('logs.search', ['GET'], `${T}/logs/search`, 'EXECUTION:READ'),
+    search('logs.search', `${T}/logs/search`, 'EXECUTION:READ'),
     needs('logs.read', ['GET'], `${T}/logs/{executionId}/**`, 'EXECUTION:READ'),
     needs('logs.delete', ['DELETE'], `${T}/logs/{executionId}/**`, 'EXECUTION:DELETE'),
 
     // Triggers
-    needs('triggers.search', ['GET'], `${T}/triggers/search`, 'FLOW:READ'),
+    search('triggers.search', `${T}/triggers/search`, 'FLOW:READ'),
     needs('triggers.read', ['GET'], `${T}/triggers/{namespace}/{flowId}/**`, 'FLOW:READ'),
 
     // Tenant-wide and other CRUD resources (chart data is fetched with POST: a read)
@@ -142,7 +158,8 @@ function buildRules(): BuiltInRule[] {
 
     // Public API routes, after every tenant route (see the header comment)
     publicRule('configs', ['GET'], '/api/v1/configs'),
-    publicRule('auths', undefined, '/api/v1/auths/**'),
+    publicRule('auths', ['GET'], '/api/v1/auths'),
+    publicRule('auths.endpoint', ['GET', 'POST'], '/api/v1/auths/*'),
   ];
 }
 

@@ -7,8 +7,9 @@
  * - `{name}` captures exactly one non-empty segment;
  * - `*` matches exactly one non-empty segment without capturing;
  * - `**`, only as the last segment, matches zero or more remaining segments.
- * A trailing slash on the request path is tolerated only by templates ending
- * in `**`; the template `/` matches only the path `/`.
+ * The template `/` matches only the path `/`. Route matching drops a
+ * trailing slash from the request path before any template sees it
+ * (routedPath in route-table.ts), as Kestra's router does.
  */
 
 export type TemplateSegment =
@@ -69,7 +70,7 @@ export function parsePathTemplate(template: string): PathTemplate {
       captureNames.push(name);
       segments.push(Object.freeze({ kind: 'capture', name }));
     } else if (part === '') {
-      throw new PathTemplateError(template, i === parts.length - 1 ? "ends with '/': use '/**' to accept a trailing slash" : "contains an empty segment ('//')");
+      throw new PathTemplateError(template, i === parts.length - 1 ? "ends with '/': drop it (a request's trailing slash is ignored when matching)" : "contains an empty segment ('//')");
     } else if (part === '.' || part === '..') {
       throw new PathTemplateError(template, "'.' and '..' segments never occur in normalized paths");
     } else if (FORBIDDEN_IN_LITERAL.test(part)) {

@@ -15,6 +15,12 @@ export interface Requirement {
    * every namespace. Undefined = the usual namespace semantics.
    */
   readonly allNamespaces?: boolean;
+  /**
+   * 'query': the namespaces come from the query string's namespace filters
+   * (searches, see query-namespaces.ts): every namespace the request can
+   * return must be granted. Undefined = the namespace from the path.
+   */
+  readonly namespaceFrom?: 'query';
 }
 
 export type RequirementErrorCode = 'ERR_REQUIREMENT';
@@ -33,7 +39,7 @@ const NAME = /^[A-Z][A-Z0-9_]*$/;
  * Parses `RESOURCE:ACTION`, `RESOURCE:*` or `RESOURCE:A|B` (any of A, B).
  * Names are upper-cased, as Kestra writes them, so `flow:read` means FLOW:READ.
  */
-export function parseRequirement(text: string, options: { allNamespaces?: boolean } = {}): Requirement {
+export function parseRequirement(text: string, options: { allNamespaces?: boolean; namespaceFrom?: 'query' } = {}): Requirement {
   if (typeof text !== 'string') throw new RequirementError('must be a string like FLOW:READ');
   const colon = text.indexOf(':');
   if (colon === -1) throw new RequirementError(`${JSON.stringify(text)} must look like RESOURCE:ACTION (e.g. FLOW:READ)`);
@@ -44,9 +50,13 @@ export function parseRequirement(text: string, options: { allNamespaces?: boolea
     if (action === '*' && actions.length === 1) continue;
     if (!NAME.test(action)) throw new RequirementError(`action ${JSON.stringify(action)} must be letters, digits and '_' (e.g. READ), or a lone '*'`);
   }
-  const requirement: Requirement = options.allNamespaces
-    ? { resource, actions: Object.freeze([...new Set(actions)]), allNamespaces: true }
-    : { resource, actions: Object.freeze([...new Set(actions)]) };
+  if (options.allNamespaces && options.namespaceFrom !== undefined) throw new RequirementError('a rule takes its namespaces from the query or needs all namespaces, not both');
+  const requirement: Requirement = {
+    resource,
+    actions: Object.freeze([...new Set(actions)]),
+    ...(options.allNamespaces ? { allNamespaces: true } : {}),
+    ...(options.namespaceFrom === 'query' ? { namespaceFrom: 'query' as const } : {}),
+  };
   return Object.freeze(requirement);
 }
 
@@ -58,11 +68,13 @@ export function permissionText(req: Requirement): string {
 /**
  * The label shown in logs and `explain`, saying how the namespace is decided:
  * `FLOW:READ` (namespace from the path), `EXECUTION:READ (any namespace)`
- * (path has none: held in any namespace suffices), or `FLOW:DELETE (all namespaces)`.
+ * (path has none: held in any namespace suffices), `FLOW:DELETE (all namespaces)`,
+ * or `FLOW:READ (namespaces from the query)` (searches).
  */
 export function requirementLabel(req: Requirement, pathHasNamespace: boolean): string {
   const text = permissionText(req);
   if (!isNamespaceScoped(req.resource)) return text;
   if (req.allNamespaces) return `${text} (all namespaces)`;
+  if (req.namespaceFrom === 'query') return `${text} (namespaces from the query)`;
   return pathHasNamespace ? text : `${text} (any namespace)`;
 }

@@ -81,13 +81,21 @@ function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra',
   const hasAllow = rule.allow !== undefined;
   const hasRequire = rule.require !== undefined;
   let requirement: Requirement | undefined;
+  if (rule.namespaceFrom !== undefined && rule.namespaceFrom !== 'query') {
+    report('.namespace-from', `must be query (got ${JSON.stringify(rule.namespaceFrom)})`);
+  } else if (rule.namespaceFrom !== undefined && !hasRequire) {
+    report('.namespace-from', 'only a rule with `require` takes its namespaces from the query');
+  }
   if (hasAllow === hasRequire) {
     report('', 'a rule needs exactly one of `allow` (public | authenticated | deny) or `require` (RESOURCE:ACTION)');
   } else if (hasAllow && rule.allow !== 'public' && rule.allow !== 'authenticated' && rule.allow !== 'deny') {
     report('.allow', `must be public, authenticated or deny (got ${JSON.stringify(rule.allow)})`);
   } else if (hasRequire) {
     try {
-      requirement = parseRequirement(rule.require!, { allNamespaces: (rule as BuiltInRule).allNamespaces === true });
+      requirement = parseRequirement(rule.require!, {
+        allNamespaces: (rule as BuiltInRule).allNamespaces === true,
+        ...(rule.namespaceFrom === 'query' ? { namespaceFrom: 'query' as const } : {}),
+      });
     } catch (err) {
       report('.require', (err as Error).message);
     }
@@ -140,11 +148,27 @@ export function compileRouteTable(config: Pick<Config, 'rules' | 'kestraRules' |
 }
 
 /**
+ * The path as Kestra's router matches it: Micronaut drops one trailing slash
+ * before matching (`DELETE /flows/ns/f/` runs the handler of
+ * `DELETE /flows/ns/f`), and normalizePath has merged repeated slashes, so
+ * every trailing slash goes. Every rule, built-in or the operator's, sees the
+ * path without it: a trailing slash can never make a request miss the rule
+ * its bare path matches and fall to a laxer one.
+ */
+export function routedPath(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 47 /* '/' */) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
+
+/**
  * The first rule matching the request; the default rule when none does.
  * `method` upper-case, `host` as sent (port and a trailing dot ignored),
- * `path` normalized and without query. Allocates only for captures.
+ * `path` normalized and without query. A trailing slash is ignored (see
+ * routedPath). Allocates only for captures (and to drop a trailing slash).
  */
 export function matchRoute(table: RouteTable, method: string, host: string, path: string): RouteMatch {
+  path = routedPath(path);
   // Methods are upper-case by contract; a lower-case one must not slip past a method-limited rule.
   const c0 = method.charCodeAt(0);
   if (c0 >= 97 && c0 <= 122) method = method.toUpperCase();

@@ -119,6 +119,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
         match: { methods: r.match.methods, path: r.match.path, host: r.match.host },
         allow: r.allow,
         require: r.require,
+        ...(r['namespace-from'] === undefined ? {} : { namespaceFrom: r['namespace-from'] }),
         line: ctx.positions.lineOf(['authz', 'rules', i]),
       }),
     ),

@@ -180,6 +180,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.rules[].match.host': { text: 'Exact host or `*.example.com`; the port is ignored.', defaultNote: 'every host' },
   'authz.rules[].allow': { text: 'Give `allow` or `require`.' },
   'authz.rules[].require': { text: 'Permission needed in the captured namespace/tenant: `FLOW:READ`, `FLOW:READ|UPDATE`, `FLOW:*`.' },
+  'authz.rules[].namespace-from': { text: '`query`: a search endpoint; its namespaces come from the query (`namespace=`, `filters[namespace][EQUALS|PREFIX|IN]=`), each must be granted, and without such a filter only a grant not limited to a namespace allows it. Only with `require`.', defaultNote: 'the `{namespace}` captured from the path' },
   'authz.kestra-rules': { text: 'The built-in rules for Kestra\'s API and UI (`src/authz/kestra-api-rules.ts`).', default: String(DEFAULTS.kestraRules) },
   'authz.default': { text: 'What a request no rule matches needs.', default: DEFAULTS.default },
   'authz.user-claims': { text: 'Claims tried in order for an identity\'s name (bindings\' `user`, `x-kestra-user`); else `sub`.', default: list(DEFAULTS.userClaims) },

@@ -47,6 +47,7 @@ const rule = z.strictObject({
   }),
   allow: f.oneOf(RULE_ALLOW).optional(),
   require: permissionRequirement.optional(),
+  'namespace-from': f.oneOf(['query'] as const).optional(),
 });
 
 const tokenSource = z.strictObject({

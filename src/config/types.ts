@@ -60,6 +60,12 @@ export interface RuleConfig {
   readonly allow?: RuleAllow;
   /** `RESOURCE:ACTION`, or `RESOURCE:*` for any action of the resource. */
   readonly require?: string;
+  /**
+   * 'query': a search; the namespaces come from the query string's namespace
+   * filters, and every namespace it can return must be granted (no filter:
+   * only a grant not limited to a namespace). Only with `require`.
+   */
+  readonly namespaceFrom?: 'query';
   readonly line?: number;
 }
 

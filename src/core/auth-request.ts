@@ -73,21 +73,21 @@ export function parseCookieHeader(header: string | undefined): Map<string, strin
  * Envoy with `normalize_path` + `merge_slashes`) resolve it, so a rule
  * decides on the same resource the upstream will serve:
  * - percent-decoding of unreserved characters only (`%2e` → `.`, `%41` → `A`);
- *   an encoded slash `%2F` or backslash `%5C` stays encoded and so can never
- *   split a segment;
  * - repeated slashes merged;
  * - `.` and `..` segments resolved (never above the root).
+ * A trailing slash is kept here (the login flow returns to the URL as sent);
+ * route matching ignores it, as Kestra's router does (see routedPath in
+ * src/authz/route-table.ts).
  * Returns null (the door answers 400) when the path is not an absolute path,
- * carries a NUL or a control character, or hides a dot segment that another
- * parser could resolve and we would not (see HIDDEN_DOT_SEGMENT).
+ * carries a NUL or a control character, or is read differently by different
+ * parsers (see AMBIGUOUS): an encoded slash or backslash, a literal
+ * backslash, or a `;` path parameter.
  */
 export function normalizePath(rawPath: string): string | null {
   if (!rawPath.startsWith('/')) return null;
   // One scan decides whether the slow checks run; plain paths skip them.
-  const unusual = UNUSUAL.test(rawPath);
-  if (unusual && CONTROL.test(rawPath)) return null;
-  const resolved = resolvePath(rawPath);
-  return unusual && HIDDEN_DOT_SEGMENT.test(resolved) ? null : resolved;
+  if (UNUSUAL.test(rawPath) && (CONTROL.test(rawPath) || AMBIGUOUS.test(rawPath))) return null;
+  return resolvePath(rawPath);
 }
 
 /** Characters after which a path needs the slow checks: controls, escapes, backslashes, path parameters. */
@@ -97,15 +97,19 @@ const UNUSUAL = /[\x00-\x1f\x7f%\\;]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]|%00/;
 /**
- * A `.`/`..` segment that survives our resolution but not another parser's:
- * behind an encoded slash or backslash (`..%2F`, `%5C..`: an upstream that
- * decodes them resolves it), a literal backslash (`..\`: Envoy's
- * normalize_path and Windows read it as `/`), or a path parameter (`..;x`:
- * Tomcat/Jetty strip `;…`). No real route has one; refusing is safer than
- * guessing which reading the upstream takes. Checked on the resolved path,
- * where every plain dot segment is already gone.
+ * Spellings that parsers read differently, so no rule can know which
+ * resource the upstream serves:
+ * - an encoded slash or backslash (`%2F`, `%5C`): an upstream that decodes
+ *   the path before routing (Netty's decoder does; Envoy's
+ *   `path_with_escaped_slashes_action` may) sees `company.other%2Fflow` as
+ *   two segments where we see one;
+ * - a literal backslash: Envoy's `normalize_path` and Windows read it as `/`;
+ * - a path parameter `;…` (raw or `%3B`): Tomcat and Jetty strip it, Envoy
+ *   and Netty keep it, Micronaut's `{variables}` stop at it — so
+ *   `/flows/ns/f/;x` or `/flows/ns/f;x` names a different route depending on
+ *   who reads it. No Kestra route has one.
  */
-const HIDDEN_DOT_SEGMENT = /(?:\/|%2F|%5C|\\)\.\.?(?=$|\/|%2F|%5C|\\|;)/;
+const AMBIGUOUS = /%2F|%5C|%3B|\\|;/i;
 
 /** Unreserved characters decoded, dot segments resolved, slashes merged. */
 function resolvePath(rawPath: string): string {

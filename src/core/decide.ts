@@ -5,7 +5,8 @@
  * passed in when the engine is built from one config snapshot.
  */
 import type { Authenticator, AuthnResult } from '../authn/authenticator.js';
-import { checkPermission, compileAccessPolicy, describeGrants, grantsFor, type AccessPolicy } from '../authz/access-policy.js';
+import { checkPermission, checkQueryNamespaces, compileAccessPolicy, describeGrants, grantsFor, type AccessPolicy } from '../authz/access-policy.js';
+import { queryNamespaces } from '../authz/query-namespaces.js';
 import { compileRouteTable, matchRoute, type RouteMatch, type RouteTable } from '../authz/route-table.js';
 import type { Config } from '../config/types.js';
 import type { AuthRequest } from './auth-request.js';
@@ -187,13 +188,18 @@ function authorize(
     }
   }
   if (rule.require) {
-    const check = checkPermission(grants, rule.require, match.namespace);
+    // A search: the namespaces it can return come from its query (all of them when it names none).
+    const searched = rule.require.namespaceFrom === 'query' ? queryNamespaces(req.query) : undefined;
+    if (searched !== undefined) trace?.('authorize', searched === null ? 'search not limited to a namespace' : `search limited to ${searched.join(', ')}`);
+    const check = searched === undefined
+      ? checkPermission(grants, rule.require, match.namespace)
+      : checkQueryNamespaces(grants, rule.require, searched);
     if (!check.permitted) {
       trace?.('authorize', `missing ${check.missing ?? rule.label}`);
       return deny(policy.respond, req, rule, 'permission_denied', `missing permission ${check.missing ?? rule.label}`, {
         identity,
         permission: rule.label,
-        namespace: match.namespace,
+        namespace: check.namespace ?? match.namespace,
       });
     }
     trace?.('authorize', `${rule.label} granted by ${check.grantedBy ?? 'a role'}`);

@@ -94,7 +94,7 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
     let authRequest = authRequestFor(question, '');
     if (!authRequest) {
       countDoorRefusal('http', 'bad_request');
-      writeDoorError(res, 'bad_request', 'the request path is not absolute, is ambiguous (a dot segment behind %2F, %5C, \\ or ;) or carries a control character', question.requestId);
+      writeDoorError(res, 'bad_request', 'the request path is not absolute, is ambiguous (an encoded slash or backslash, a backslash, a ;parameter) or carries a control character', question.requestId);
       return;
     }
     const own = isOwnEndpoint(authRequest.path);

@@ -125,7 +125,11 @@ describe('login flow attacks (gRPC and HTTP doors, real IdP)', () => {
       for (const [, kept] of html.matchAll(/redirect=([^"&]*)/g)) assertSameOriginPath(decodeURIComponent(kept!.replace(/&amp;/g, '&')), evil);
       for (const [, kept] of html.matchAll(/name="redirect" value="([^"]*)"/g)) assertSameOriginPath(kept!.replace(/&amp;/g, '&'), evil);
     }
-    for (const path of ['//evil.example/x', '///evil.example', '/\\evil.example/x', '/.//evil.example', '/%2F%2Fevil.example', '/%5Cevil.example']) {
+    // Encoded slashes and backslashes never get that far: the path is refused (400) before any rule.
+    for (const path of ['/\\evil.example/x', '/%2F%2Fevil.example', '/%5Cevil.example']) {
+      expectRefused(await countedAs('bad_request', () => door.check({ path, headers: NAVIGATION })), 400, 'bad_request');
+    }
+    for (const path of ['//evil.example/x', '///evil.example', '/.//evil.example']) {
       const res = await countedAs('login_redirect', () => door.check({ path, headers: NAVIGATION }));
       expectRefused(res, 302, 'login_redirect');
       const location = new URL(headerOf(res.denied_response?.headers, 'location') ?? '', EXTERNAL_URL);
@@ -197,7 +201,13 @@ describe('login flow attacks (gRPC and HTTP doors, real IdP)', () => {
   });
 
   test('a callback or login for a provider that does not exist → 404 login_failed', async () => {
-    for (const name of ['nope', '__proto__', 'constructor', 'toString', 'IDP', 'idp%2Fx', 'idp/extra', 'idp;x', '']) {
+    for (const name of ['idp%2Fx', 'idp;x']) {
+      // An encoded slash or a path parameter: refused before any rule or flow (400).
+      for (const path of [`/oauth/callback/${name}?code=c&state=s`, `/oauth/login/${name}`]) {
+        expectRefused(await countedAs('bad_request', () => door.check({ path, headers: NAVIGATION })), 400, 'bad_request');
+      }
+    }
+    for (const name of ['nope', '__proto__', 'constructor', 'toString', 'IDP', 'idp/extra', '']) {
       for (const path of [`/oauth/callback/${name}?code=c&state=s`, `/oauth/login/${name}`]) {
         const res = await countedAs('login_failed', () => door.check({ path, headers: NAVIGATION }));
         expectRefused(res, 404, 'login_failed');

@@ -2,6 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kestraApiRules } from '../../src/authz/kestra-api-rules.js';
 import { compileRouteTable, matchRoute } from '../../src/authz/route-table.js';
+import { normalizePath } from '../../src/core/auth-request.js';
+import { ENDINGS, kestraRuleRequests } from '../helpers/kestra-rule-requests.js';
 
 const table = compileRouteTable({ rules: [], kestraRules: true, default: 'authenticated' });
 const A = '/api/v1/main';
@@ -10,13 +12,15 @@ const A = '/api/v1/main';
 type Row = readonly [string, string, string, string, string?, string?];
 const ANY = ' (any namespace)';
 const ALL = ' (all namespaces)';
+const QUERY = ' (namespaces from the query)';
 
 const rows: Row[] = [
   // Public
   ['GET', '/ping', 'kestra:ping', 'public'],
   ['GET', '/api/v1/configs', 'kestra:configs', 'public'],
   ['GET', '/api/v1/auths', 'kestra:auths', 'public'],
-  ['POST', '/api/v1/auths/login', 'kestra:auths', 'public'],
+  ['POST', '/api/v1/auths/login', 'kestra:auths.endpoint', 'public'],
+  ['GET', '/api/v1/auths/providers', 'kestra:auths.endpoint', 'public'],
   ['GET', '/ui/main/login', 'kestra:ui.login', 'public', 'main'],
   ['GET', '/ui/main/flows/edit/company/hello', 'kestra:ui', 'public'],
   ['GET', '/ui/', 'kestra:ui', 'public'],
@@ -33,7 +37,7 @@ const rows: Row[] = [
   ['GET', `${A}/flows/company.team/hello/revisions`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
   ['GET', `${A}/flows/company.team/hello/tasks/t1`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
   ['GET', `${A}/flows/company.team/hello/dependencies`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
-  ['GET', `${A}/flows/search`, 'kestra:flows.search', `FLOW:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/flows/search`, 'kestra:flows.search', `FLOW:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/flows/company.team`, 'kestra:flows.list', 'FLOW:READ', 'main', 'company.team'],
   ['PUT', `${A}/flows/company.team/hello`, 'kestra:flows.update', 'FLOW:UPDATE', 'main', 'company.team'],
   ['PATCH', `${A}/flows/company.team/hello/t1`, 'kestra:flows.update-task', 'FLOW:UPDATE', 'main', 'company.team'],
@@ -52,7 +56,8 @@ const rows: Row[] = [
   // Executions
   ['POST', `${A}/executions/company.team/hello`, 'kestra:executions.create', 'EXECUTION:CREATE', 'main', 'company.team'],
   ['POST', `${A}/executions/trigger/company.team/hello`, 'kestra:executions.trigger', 'EXECUTION:CREATE', 'main', 'company.team'],
-  ['GET', `${A}/executions/search`, 'kestra:executions.search', `EXECUTION:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/executions/search`, 'kestra:executions.search', `EXECUTION:READ${QUERY}`, 'main', undefined],
+  ['GET', `${A}/executions`, 'kestra:executions.list', `EXECUTION:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/executions/6Xk2aBcD`, 'kestra:executions.read', `EXECUTION:READ${ANY}`, 'main', undefined],
   ['GET', `${A}/executions/6Xk2aBcD/graph`, 'kestra:executions.read', `EXECUTION:READ${ANY}`, 'main'],
   ['POST', `${A}/executions/6Xk2aBcD/restart`, 'kestra:executions.restart', `EXECUTION:UPDATE${ANY}`, 'main', undefined],
@@ -65,16 +70,16 @@ const rows: Row[] = [
   ['POST', `${A}/executions/restart/by-ids`, 'kestra:executions.bulk-by-ids', `EXECUTION:UPDATE${ALL}`, 'main'],
   ['DELETE', `${A}/executions/kill/by-query`, 'kestra:executions.bulk-by-query', `EXECUTION:UPDATE${ALL}`, 'main'],
   // Logs
-  ['GET', `${A}/logs/search`, 'kestra:logs.search', `EXECUTION:READ${ANY}`, 'main'],
+  ['GET', `${A}/logs/search`, 'kestra:logs.search', `EXECUTION:READ${QUERY}`, 'main'],
   ['GET', `${A}/logs/6Xk2aBcD`, 'kestra:logs.read', `EXECUTION:READ${ANY}`, 'main'],
   ['GET', `${A}/logs/6Xk2aBcD/download`, 'kestra:logs.read', `EXECUTION:READ${ANY}`, 'main'],
   // Triggers
-  ['GET', `${A}/triggers/search`, 'kestra:triggers.search', `FLOW:READ${ANY}`, 'main'],
+  ['GET', `${A}/triggers/search`, 'kestra:triggers.search', `FLOW:READ${QUERY}`, 'main'],
   ['GET', `${A}/triggers/company.team/hello`, 'kestra:triggers.read', 'FLOW:READ', 'main', 'company.team'],
   // Namespaces
   ['POST', `${A}/namespaces`, 'kestra:namespaces.create', `NAMESPACE:CREATE${ANY}`, 'main'],
   ['GET', `${A}/namespaces`, 'kestra:namespaces.list', `NAMESPACE:READ${ANY}`, 'main'],
-  ['GET', `${A}/namespaces/search`, 'kestra:namespaces.search', `NAMESPACE:READ${ANY}`, 'main', undefined],
+  ['GET', `${A}/namespaces/search`, 'kestra:namespaces.search', `NAMESPACE:READ${QUERY}`, 'main', undefined],
   ['GET', `${A}/namespaces/company.team`, 'kestra:namespaces.read', 'NAMESPACE:READ', 'main', 'company.team'],
   ['PUT', `${A}/namespaces/company.team`, 'kestra:namespaces.update', 'NAMESPACE:UPDATE', 'main', 'company.team'],
   ['DELETE', `${A}/namespaces/company.team`, 'kestra:namespaces.delete', 'NAMESPACE:DELETE', 'main', 'company.team'],
@@ -112,14 +117,28 @@ const rows: Row[] = [
   // Other tenants are captured the same way
   ['GET', '/api/v1/acme/flows/prod/etl', 'kestra:flows.read', 'FLOW:READ', 'acme', 'prod'],
   // A tenant named like a public route does not make tenant routes public
-  ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${ANY}`, 'auths'],
+  ['GET', '/api/v1/auths/flows/search', 'kestra:flows.search', `FLOW:READ${QUERY}`, 'auths'],
+  ['PUT', '/api/v1/auths/flows/company.team/f/', 'kestra:flows.update', 'FLOW:UPDATE', 'auths', 'company.team'],
+  ['DELETE', '/api/v1/auths/flows/company.team/f', 'kestra:flows.delete', 'FLOW:DELETE', 'auths', 'company.team'],
+  // ... and its routes no built-in rule knows are two segments deep: never the public auths rules
+  ['GET', '/api/v1/auths/stats/executions/daily', 'default', 'authenticated'],
+  ['POST', '/api/v1/auths/flows/company.team/f', 'default', 'authenticated'],
+  ['PUT', '/api/v1/auths/login', 'default', 'authenticated'],
+  ['DELETE', '/api/v1/auths/x', 'default', 'authenticated'],
+  ['GET', '/api/v1/configs/flows/company.team/f', 'kestra:flows.read', 'FLOW:READ', 'configs', 'company.team'],
+  ['GET', '/api/v1/configs/', 'kestra:configs', 'public'],
   // Not in the table: the default rule
   ['GET', `${A}/me`, 'default', 'authenticated'],
   ['GET', `${A}/plugins`, 'default', 'authenticated'],
   ['POST', `${A}/flows/company.team/hello`, 'default', 'authenticated'],
   ['POST', '/api/v1/configs', 'default', 'authenticated'],
+  // A trailing slash is ignored, as Kestra's router does
   ['GET', `${A}/flows/company.team/hello/`, 'kestra:flows.read', 'FLOW:READ', 'main', 'company.team'],
-  ['PUT', `${A}/flows/company.team/hello/`, 'default', 'authenticated'],
+  ['PUT', `${A}/flows/company.team/hello/`, 'kestra:flows.update', 'FLOW:UPDATE', 'main', 'company.team'],
+  ['DELETE', `${A}/flows/company.team/f/`, 'kestra:flows.delete', 'FLOW:DELETE', 'main', 'company.team'],
+  ['POST', `${A}/flows/`, 'kestra:flows.create', `FLOW:CREATE${ANY}`, 'main'],
+  ['DELETE', `${A}/executions/by-ids/`, 'kestra:executions.delete-by-ids', `EXECUTION:DELETE${ALL}`, 'main'],
+  ['PUT', `${A}/namespaces/company.other/kv/k/`, 'kestra:kv.write', 'KVSTORE:CREATE|UPDATE', 'main', 'company.other'],
 ];
 
 describe('built-in Kestra API rules', () => {
@@ -161,5 +180,31 @@ describe('built-in Kestra API rules', () => {
   test('the rule list is frozen and shared', () => {
     assert.ok(Object.isFrozen(kestraApiRules()));
     assert.equal(kestraApiRules(), kestraApiRules());
+  });
+});
+
+describe('every built-in rule, with the endings Kestra routes like the bare path', () => {
+  const requests = kestraRuleRequests();
+
+  test(`${requests.length} requests × ${ENDINGS.length} endings: the same rule and captures as the bare path, or refused (400)`, () => {
+    assert.ok(requests.length >= kestraApiRules().length);
+    let refused = 0;
+    for (const { method, path } of requests) {
+      const bare = matchRoute(table, method, 'h', normalizePath(path)!);
+      for (const ending of ENDINGS) {
+        const normalized = normalizePath(path + ending);
+        if (normalized === null) { refused++; continue; }
+        const seen = matchRoute(table, method, 'h', normalized);
+        const what = `${method} ${path}${ending}`;
+        assert.equal(seen.rule.id, bare.rule.id, what);
+        assert.deepEqual(seen.captures, bare.captures, what);
+      }
+    }
+    assert.ok(refused >= requests.length * 4, 'the ;x and encoded-separator endings are refused');
+  });
+
+  test('each rule is reached by its own sample request (so the table above covers every row)', () => {
+    const reached = new Set(requests.map(({ method, path }) => matchRoute(table, method, 'h', path).rule.id));
+    for (const rule of kestraApiRules()) assert.ok(reached.has(rule.id), rule.id);
   });
 });

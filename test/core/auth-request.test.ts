@@ -12,9 +12,8 @@ describe('normalizePath decides on the path the upstream will serve', () => {
     ['/a/./b/.', '/a/b/'],
     ['/../../etc', '/etc'],
     ['/a/b/..', '/a/'],
-    ['/flows/a%2Fb', '/flows/a%2Fb'],
-    ['/flows/a%2fb', '/flows/a%2Fb'],
-    ['/flows/a%5cb', '/flows/a%5Cb'],
+    ['/flows/a/', '/flows/a/'], // kept: route matching drops it (routedPath), the login flow returns to it
+    ['/flows/a//', '/flows/a/'],
     ['/%61pi', '/api'],
     ['relative', null],
     ['', null],
@@ -29,17 +28,25 @@ describe('normalizePath decides on the path the upstream will serve', () => {
     ['/public/..;/admin', null],
     ['/public/.;x/admin', null],
     ['/public/..;', null],
+    // Encoded separators and path parameters: read differently by different parsers (Netty can decode %2F
+    // before Micronaut routes; Tomcat strips ;params, Micronaut's {variables} stop at ';'): refused.
+    ['/flows/a%2Fb', null],
+    ['/flows/a%2fb', null],
+    ['/flows/a%5cb', null],
+    ['/a\\b', null],
+    ['/a%2F.b', null],
+    ['/api/v1/main/flows/f;v=1', null],
+    ['/api/v1/main/flows/company.team/f/;x', null],
+    ['/api/v1/main/flows/company.team/f%3Bx', null],
+    ['/api/v1/main/flows/company.team/f%3bx', null],
     // NUL and controls: no HTTP client sends them.
     ['/admin%00/x', null],
     ['/admin/\u0000x', null],
     ['/admin/\tx', null],
     // Look alike, but are plain segments everywhere: kept.
-    ['/api/v1/main/flows/f;v=1', '/api/v1/main/flows/f;v=1'],
     ['/a/.../b', '/a/.../b'],
     ['/a/..x/b', '/a/..x/b'],
     ['/.well-known/jwks.json', '/.well-known/jwks.json'],
-    ['/a%2F.b', '/a%2F.b'],
-    ['/a\\b', '/a\\b'],
     ['/a/%0A', '/a/%0A'],
   ];
   for (const [raw, expected] of cases) {

@@ -155,8 +155,10 @@ describe('login callback rejections (gRPC door, two IdPs)', () => {
     });
   }
 
-  test('open redirect through the original request itself: //evil and /\\evil paths stay on our origin', async () => {
-    for (const path of ['//evil.example/x', '/\\evil.example/x']) {
+  test('open redirect through the original request itself: //evil stays on our origin, /\\evil is refused (400)', async () => {
+    // A backslash in the path is read as '/' by some parsers: refused before any rule or redirect.
+    assert.equal((await door.check({ path: '/\\evil.example/x', headers: NAVIGATION })).denied_response?.status?.code, 400);
+    for (const path of ['//evil.example/x']) {
       const start = await door.check({ path, headers: NAVIGATION });
       assert.equal(start.denied_response?.status?.code, 302);
       const chooser = new URL(headerOf(start.denied_response?.headers, 'location') ?? '', EXTERNAL_URL);
