@@ -28,6 +28,7 @@ import type { Identity } from '../core/identity.js';
 import type { AuthnFailureReason } from '../core/reasons.js';
 import type { UserRecord, UsersStore } from '../stores/users-store.js';
 import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
+import { credentialStamp } from './credential-stamp.js';
 import type { LockoutStore } from './lockout-store.js';
 import { DUMMY_HASH, verifyPassword } from './password-hash.js';
 
@@ -96,6 +97,8 @@ export class BasicAuthenticator implements Authenticator {
   readonly #verified: LRUCache<string, string>;
   /** Per-process salt: cache keys are useless outside this process. */
   readonly #cacheSalt = randomBytes(32);
+  /** identity handed out → the stamp of the password it was verified against (credential-stamp.ts). */
+  readonly #stamps = new WeakMap<Identity, string>();
   /** user name → tail of the queue of verifications in progress for it. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -175,7 +178,13 @@ export class BasicAuthenticator implements Authenticator {
       ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
       admin: user.admin,
     };
+    this.#stamps.set(identity, credentialStamp(user));
     return { kind: 'ok', identity };
+  }
+
+  /** The stamp of the stored password an identity from this authenticator was verified against (for a form session). */
+  credentialStampOf(identity: Identity): string | undefined {
+    return this.#stamps.get(identity);
   }
 
   /** false, or the answer to give: address blocked, name locked, or the lockout store is down (never "not locked" on error). */
