@@ -141,7 +141,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.sessions.url': { text: 'Redis URL (`rediss://` for TLS).' },
   'authz.sessions.prefix': { text: 'Prefix of every Redis key and of the revocation channel.', default: JSON.stringify(DEFAULTS.sessionsPrefix) },
   'authz.sessions.revocations.store': {
-    text: 'Cookie store: where logouts are kept so that a copy of the ended cookie is refused. `memory`: in each process (one replica only); `redis`: shared by every replica (within a second).',
+    text: 'Cookie store: where logouts (`/logout` and back-channel) are kept so that a copy of an ended session cookie is refused. `memory`: in each process (one replica only); `redis`: shared by every replica (within a second).',
     defaultNote: '`memory`; `redis` when `url` is set',
   },
   'authz.sessions.revocations.url': { text: 'Redis URL (`rediss://` for TLS) of the shared logout list.' },

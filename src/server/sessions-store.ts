@@ -83,6 +83,7 @@ export function openSessionsStore(config: Config, logger: Logger): SessionsStore
   }
   const revocations = new MemorySessionRevocations(config.cookie.maxAgeSeconds);
   const shared = opened.revocations ? new RedisEndedSessions({ ...opened.revocations, logger }) : undefined;
+  shared?.carry(revocations); // back-channel logouts reach every replica too
   return {
     kind: 'cookie',
     revocations,

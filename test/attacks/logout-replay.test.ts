@@ -17,7 +17,8 @@ import {
   BROWSER, CLIENT, EXTERNAL, SHARED_REDIS, cookieHeader, deleteKeys, inspector, login, redisSkipReason,
   startPrivateRedis, startReplica, testPrefix, whoAmI, type PrivateRedis, type Replica,
 } from '../sessions-redis/redis-fixture.js';
-import { cliOk, errorOf, formLogin, formLogout, refusedSoon, replicaConfig } from './session-end-fixture.js';
+import { mintLogoutToken, postLogoutToken } from '../sessions-redis/logout-token-minter.js';
+import { cliOk, errorOf, formLoginOnceSeen, formLogout, refusedSoon, replicaConfig } from './session-end-fixture.js';
 
 const skip = await redisSkipReason({ needsRedisServer: true });
 const SECRET = 'session-end-secret-0123456789abcdef-xyz';
@@ -64,8 +65,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
   });
 
   test('password-form session: POST /logout on A → the copied cookie is refused on A and on B', async () => {
-    const jar = await pollUntil(() => formLogin(a, 'ops', 'first-password-1').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000 });
-    assert.ok(jar, 'the user created by the CLI can log in');
+    const jar = await formLoginOnceSeen(a, 'ops', 'first-password-1');
     const copy = new Map(jar);
     assert.deepEqual(await whoAmI(a, copy), { user: 'ops' });
     assert.deepEqual(await whoAmI(b, copy), { user: 'ops' }, 'the session works on both replicas');
@@ -91,19 +91,27 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
   });
 
   test('auths users set-password (a CLI process) ends the earlier form sessions on both replicas', async () => {
-    const jar = await formLogin(b, 'eve', 'eve-password-1');
+    const jar = await formLoginOnceSeen(b, 'eve', 'eve-password-1');
     assert.deepEqual(await whoAmI(a, jar), { user: 'eve' });
     await cliOk(replicaConfig(dir, 'a'), 'set-password', 'eve', 'eve-password-2');
     await refusedOnBoth(a, b, jar, 'set-password');
-    const fresh = await pollUntil(() => formLogin(a, 'eve', 'eve-password-2').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000 });
-    assert.ok(fresh, 'the new password logs in');
+    const fresh = await formLoginOnceSeen(a, 'eve', 'eve-password-2');
     assert.deepEqual(await whoAmI(b, fresh), { user: 'eve' });
+  });
+
+  test('back-channel logout posted to A ends the cookie session on B too (the list is shared)', async () => {
+    const ivy = await login(b, idp, 'ivy');
+    const jon = await login(b, idp, 'jon');
+    assert.deepEqual(await whoAmI(b, ivy), { user: 'ivy' });
+    const res = await postLogoutToken(a.httpPort, 'idp-a', await mintLogoutToken(idp, CLIENT.client_id, { claims: { sub: 'ivy' } }));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await refusedOnBoth(a, b, ivy, 'back-channel logout on A');
+    assert.deepEqual(await whoAmI(b, jon), { user: 'jon' }, 'another user\'s session is untouched');
   });
 
   test('auths users delete (a CLI process) ends the user\'s sessions on both replicas', async () => {
     await cliOk(replicaConfig(dir, 'a'), 'create', 'tmp', 'tmp-password-1');
-    const jar = await pollUntil(() => formLogin(b, 'tmp', 'tmp-password-1').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000 });
-    assert.ok(jar);
+    const jar = await formLoginOnceSeen(b, 'tmp', 'tmp-password-1');
     await cliOk(replicaConfig(dir, 'b'), 'delete', 'tmp');
     await refusedOnBoth(a, b, jar, 'delete');
   });
@@ -127,8 +135,7 @@ describe('cookie store without a shared list: one replica', { skip }, () => {
   });
 
   test('POST /logout → the copied cookie is refused by this replica (its own list)', async () => {
-    const jar = await pollUntil(() => formLogin(a, 'ops', 'first-password-1').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000 });
-    assert.ok(jar);
+    const jar = await formLoginOnceSeen(a, 'ops', 'first-password-1');
     const copy = new Map(jar);
     assert.deepEqual(await whoAmI(a, copy), { user: 'ops' });
     assert.equal((await formLogout(a, jar)).status, 302);
@@ -159,8 +166,7 @@ describe('the shared logout list down: fail closed', { skip }, () => {
   });
 
   test('Redis gone: a session cookie gets 503, never an allow; logout answers 503 (not "done")', async () => {
-    const jar = await pollUntil(() => formLogin(a, 'ops', 'first-password-1').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000 });
-    assert.ok(jar);
+    const jar = await formLoginOnceSeen(a, 'ops', 'first-password-1');
     assert.deepEqual(await whoAmI(a, jar), { user: 'ops' });
     await redis.kill();
     const answer = await pollUntil(() => whoAmI(a, jar), (r) => r.status === 503, { timeoutMs: 10_000, intervalMs: 100 });

@@ -45,6 +45,17 @@ export async function formLogin(replica: Replica, username: string, password: st
   return jar;
 }
 
+/**
+ * formLogin, retried while the replica has not yet seen a user the CLI just
+ * created (the users file is re-read within a second; a few failed attempts
+ * stay well under the lockout threshold).
+ */
+export async function formLoginOnceSeen(replica: Replica, username: string, password: string): Promise<Jar> {
+  const jar = await pollUntil(() => formLogin(replica, username, password).catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000, intervalMs: 300 });
+  assert.ok(jar, `${username} can log in on ${replica.name}`);
+  return jar;
+}
+
 /** POST /logout with the jar's cookies on the replica's HTTP door; returns the status. */
 export async function formLogout(replica: Replica, jar: Jar): Promise<{ status: number; cleared: boolean }> {
   const res = await fetch(`http://127.0.0.1:${replica.httpPort}/logout`, {
