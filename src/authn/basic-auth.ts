@@ -35,13 +35,16 @@ import { LRUCache } from 'lru-cache';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { Identity } from '../core/identity.js';
 import type { AuthnFailureReason } from '../core/reasons.js';
+import { basicPasswordChecksTotal } from '../observability/lockout-metrics.js';
 import type { UserRecord, UsersStore } from '../stores/users-store.js';
 import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
 import { credentialStamp } from './credential-stamp.js';
 import type { LockoutStore } from './lockout-store.js';
 import type { SourceReservation } from './source-lockout.js';
-import { basicPasswordChecksTotal } from '../observability/lockout-metrics.js';
+import { parseBasicHeader, type Credentials } from './basic-header.js';
 import { DUMMY_HASH, verifyPassword } from './password-hash.js';
+
+export { MAX_BASIC_HEADER_LENGTH, parseBasicHeader } from './basic-header.js';
 
 export interface BasicAuthenticatorOptions {
   readonly store: UsersStore;
@@ -57,13 +60,6 @@ export interface BasicAuthenticatorOptions {
   readonly now?: () => number;
 }
 
-/** Longest Authorization header looked at; real Basic credentials are far shorter. */
-export const MAX_BASIC_HEADER_LENGTH = 4096;
-
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-type Credentials = { readonly username: string; readonly password: string };
 
 /** The attempt's place in the lockout counts (source-lockout.ts SourceReservation, also without per-address limits). */
 type Slot = SourceReservation;
@@ -79,30 +75,6 @@ const LOCKED = fail('basic_locked_out', 'too many failed attempts: this account 
 const SOURCE_LOCKED = fail('basic_source_locked_out', 'too many failed attempts from this address: try again later');
 const DISABLED = fail('basic_disabled', 'Basic authentication is disabled on this server');
 const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
-
-/**
- * Extracts Basic credentials: `undefined` when the header is absent or uses
- * another scheme, `null` when it is Basic but malformed.
- */
-export function parseBasicHeader(header: string | undefined): Credentials | null | undefined {
-  if (header === undefined) return undefined;
-  const trimmed = header.trimStart();
-  const space = trimmed.search(/[ \t]/);
-  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
-  if (scheme.toLowerCase() !== 'basic') return undefined;
-  if (header.length > MAX_BASIC_HEADER_LENGTH || space === -1) return null;
-  const encoded = trimmed.slice(space + 1).trim();
-  if (!BASE64.test(encoded)) return null;
-  let decoded: string;
-  try {
-    decoded = UTF8.decode(Buffer.from(encoded, 'base64'));
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
 
 export class BasicAuthenticator implements Authenticator {
   readonly name = 'basic' as const;
