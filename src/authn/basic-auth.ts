@@ -17,8 +17,17 @@
  *    answer as a wrong password, and the failure counts toward a lock just
  *    like for a real user: neither timing nor lockout tells who exists.
  *
- * Attempts for one user name are verified one at a time: a burst of parallel
- * guesses cannot all run before the first failure is counted, and a burst of
+ * Every attempt that will run scrypt is first counted in the lockout stores
+ * (per address, per user; in memory or in PostgreSQL, atomically), and is
+ * refused without a hash when the window's budget is used up — counting
+ * attempts still in flight. So 100 parallel guesses, for one user name or
+ * for many from one address, run at most `threshold` hashes per window, on
+ * one replica or several. A failure then confirms the count (and may start
+ * the lock); a success gives the address its slot back and clears the
+ * user's count, as before. `basic_auth_password_checks_total` counts the
+ * hashes.
+ *
+ * Attempts for one user name are also verified one at a time, so a burst of
  * parallel correct requests costs one scrypt (the rest hit the cache).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,10 +35,16 @@ import { LRUCache } from 'lru-cache';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { Identity } from '../core/identity.js';
 import type { AuthnFailureReason } from '../core/reasons.js';
+import { basicPasswordChecksTotal } from '../observability/lockout-metrics.js';
 import type { UserRecord, UsersStore } from '../stores/users-store.js';
 import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
+import { credentialStamp } from './credential-stamp.js';
 import type { LockoutStore } from './lockout-store.js';
+import type { SourceReservation } from './source-lockout.js';
+import { parseBasicHeader, type Credentials } from './basic-header.js';
 import { DUMMY_HASH, verifyPassword } from './password-hash.js';
+
+export { MAX_BASIC_HEADER_LENGTH, parseBasicHeader } from './basic-header.js';
 
 export interface BasicAuthenticatorOptions {
   readonly store: UsersStore;
@@ -45,13 +60,11 @@ export interface BasicAuthenticatorOptions {
   readonly now?: () => number;
 }
 
-/** Longest Authorization header looked at; real Basic credentials are far shorter. */
-export const MAX_BASIC_HEADER_LENGTH = 4096;
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-type Credentials = { readonly username: string; readonly password: string };
+/** The attempt's place in the lockout counts (source-lockout.ts SourceReservation, also without per-address limits). */
+type Slot = SourceReservation;
+const COUNTS_FOR_USER: Slot = Object.freeze({ countsForUser: true });
+const USER_REFUSED: Slot = Object.freeze({ refused: 'user', countsForUser: false });
 
 const fail = (reason: AuthnFailureReason, description: string): AuthnResult =>
   ({ kind: 'fail', reason, description, scheme: 'Basic' });
@@ -63,30 +76,6 @@ const SOURCE_LOCKED = fail('basic_source_locked_out', 'too many failed attempts 
 const DISABLED = fail('basic_disabled', 'Basic authentication is disabled on this server');
 const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
 
-/**
- * Extracts Basic credentials: `undefined` when the header is absent or uses
- * another scheme, `null` when it is Basic but malformed.
- */
-export function parseBasicHeader(header: string | undefined): Credentials | null | undefined {
-  if (header === undefined) return undefined;
-  const trimmed = header.trimStart();
-  const space = trimmed.search(/[ \t]/);
-  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
-  if (scheme.toLowerCase() !== 'basic') return undefined;
-  if (header.length > MAX_BASIC_HEADER_LENGTH || space === -1) return null;
-  const encoded = trimmed.slice(space + 1).trim();
-  if (!BASE64.test(encoded)) return null;
-  let decoded: string;
-  try {
-    decoded = UTF8.decode(Buffer.from(encoded, 'base64'));
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
 export class BasicAuthenticator implements Authenticator {
   readonly name = 'basic' as const;
   readonly #store: UsersStore;
@@ -96,6 +85,8 @@ export class BasicAuthenticator implements Authenticator {
   readonly #verified: LRUCache<string, string>;
   /** Per-process salt: cache keys are useless outside this process. */
   readonly #cacheSalt = randomBytes(32);
+  /** identity handed out → the stamp of the password it was verified against (credential-stamp.ts). */
+  readonly #stamps = new WeakMap<Identity, string>();
   /** user name → tail of the queue of verifications in progress for it. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -144,20 +135,45 @@ export class BasicAuthenticator implements Authenticator {
     const user = await this.#lookup(username);
     if (user === 'down') return STORE_DOWN;
     if (user && this.#verified.get(cacheKey) === user.passwordHash) return this.#success(user, source);
+    // The attempt is counted BEFORE the hash runs: however many arrive at once, at most `threshold` are checked per window.
+    let slot: Slot;
+    try {
+      slot = await this.#reserve(username, source);
+    } catch {
+      // An attempt that cannot be counted must not become a free guess: answer as the store being down.
+      return STORE_DOWN;
+    }
+    if (slot.refused) return slot.refused === 'source' ? SOURCE_LOCKED : LOCKED;
+    basicPasswordChecksTotal.inc();
     const matches = await verifyPassword(password, user ? user.passwordHash : DUMMY_HASH);
     if (!user || !matches) {
       try {
-        // The address counts first; it may have used up its share of this user's threshold (source-lockout.ts).
-        const countsForUser = source === undefined || await this.#lockout.sourceLockout!.recordFailure(source, username);
-        if (countsForUser) await this.#lockout.recordFailure(username);
+        if (source !== undefined) await this.#lockout.sourceLockout!.confirmFailure(source, username, slot);
+        if (slot.countsForUser) await this.#lockout.confirmFailure(username);
       } catch {
-        // A failure that cannot be counted must not become a free guess: answer as the store being down.
         return STORE_DOWN;
       }
       return BAD_CREDENTIALS;
     }
+    try {
+      // A success is no failure: the address gets its slot back (a success never clears its count, nor adds to it).
+      if (source !== undefined) await this.#lockout.sourceLockout!.release(source, username, slot);
+    } catch {
+      // The slot stays counted: that only errs towards locking.
+    }
     this.#verified.set(cacheKey, user.passwordHash);
     return this.#success(user, source);
+  }
+
+  /** Counts the attempt for the address (source-lockout.ts) and the user; refused = do not check the password. */
+  async #reserve(username: string, source: string | undefined): Promise<Slot> {
+    const sources = source === undefined ? undefined : this.#lockout.sourceLockout!;
+    // The address first: it may have used up its share of this user's threshold (then the user's count does not take it).
+    const bySource = sources ? await sources.reserve(source!, username) : COUNTS_FOR_USER;
+    if (bySource.refused || !bySource.countsForUser) return bySource;
+    if (await this.#lockout.reserve(username)) return bySource;
+    if (sources) await sources.release(source!, username, bySource);
+    return USER_REFUSED;
   }
 
   async #success(user: UserRecord, source: string | undefined): Promise<AuthnResult> {
@@ -175,7 +191,13 @@ export class BasicAuthenticator implements Authenticator {
       ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
       admin: user.admin,
     };
+    this.#stamps.set(identity, credentialStamp(user));
     return { kind: 'ok', identity };
+  }
+
+  /** The stamp of the stored password an identity from this authenticator was verified against (for a form session). */
+  credentialStampOf(identity: Identity): string | undefined {
+    return this.#stamps.get(identity);
   }
 
   /** false, or the answer to give: address blocked, name locked, or the lockout store is down (never "not locked" on error). */

@@ -16,6 +16,11 @@
  * the lock duration; a locked key is refused before any password check; a
  * success clears the count (not a lock). The lockout metric is incremented
  * once per lock, by whoever started it.
+ *
+ * Basic auth counts an attempt before its password hash runs (reserve), then
+ * confirms the failure or releases the slot: a burst of parallel guesses
+ * cannot all be checked before the first failure is counted. (recordFailure
+ * is reserve + confirmFailure in one step.)
  */
 import { countLock, type LockScope } from '../observability/lockout-metrics.js';
 import type { SourceLockout } from './source-lockout.js';
@@ -27,6 +32,17 @@ export interface LockoutStore {
   recordFailure(key: string): boolean | Promise<boolean>;
   /** A successful login clears the failure count (a lock, if any, stays). */
   recordSuccess(key: string): void | Promise<void>;
+  /**
+   * Counts one attempt BEFORE its password is checked, atomically: false when
+   * the key is locked or the window's `threshold` attempts are already
+   * counted (some still being checked) — the caller refuses without checking.
+   * So at most `threshold` checks run per window, whatever the concurrency.
+   */
+  reserve(key: string): boolean | Promise<boolean>;
+  /** A reserved attempt failed: locks the key once the window's count reached the threshold; true when this started the lock. */
+  confirmFailure(key: string): boolean | Promise<boolean>;
+  /** A reserved attempt does not count after all (it succeeded, or another limit refused it): its slot is given back. */
+  release(key: string): void | Promise<void>;
   /**
    * Per-address limits that go with this per-user store (`authz.source-lockout`,
    * attached by openLockoutStore); absent = none. Carried here so every

@@ -97,6 +97,38 @@ export class LockoutTracker implements LockoutStore {
     this.#counting.delete(key);
   }
 
+  /** Counts one attempt before it is checked; false = locked, or `threshold` attempts already counted in this window. */
+  reserve(key: string): boolean {
+    if (this.isLocked(key)) return false;
+    if (this.lockMs === 0) return true; // counting without locking: nothing to refuse
+    const now = this.#now();
+    let counter = this.#counting.get(key);
+    if (counter && now - counter.windowStart >= this.windowMs) counter = undefined;
+    if (!counter) counter = { windowStart: now, failures: 0 };
+    if (counter.failures >= this.threshold) return false;
+    counter.failures++;
+    setCapped(this.#counting, key, counter, this.maxKeys);
+    return true;
+  }
+
+  /** A reserved attempt failed: locks the key when its window holds `threshold` counted attempts. */
+  confirmFailure(key: string): boolean {
+    if (this.lockMs === 0 || this.isLocked(key)) return false;
+    const counter = this.#counting.get(key);
+    const now = this.#now();
+    if (!counter || counter.failures < this.threshold || now - counter.windowStart >= this.windowMs) return false;
+    this.#counting.delete(key);
+    setCapped(this.#locked, key, now + this.lockMs, this.maxKeys);
+    this.#countLock();
+    return true;
+  }
+
+  /** Gives a reserved attempt's slot back (it succeeded, or another limit refused it). */
+  release(key: string): void {
+    const counter = this.#counting.get(key);
+    if (counter && counter.failures > 0) counter.failures--;
+  }
+
   /** Keys currently tracked (counting + locked), for tests and diagnostics. */
   get size(): number {
     return this.#counting.size + this.#locked.size;

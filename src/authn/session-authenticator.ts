@@ -11,7 +11,9 @@
  * cookies shortly after reuse its result instead of spending a (one-time)
  * refresh token again — which would log the user out (oauth2-proxy's race).
  * Sessions from the Basic form read the users store on each use, so a
- * deleted user or a changed role takes effect at once.
+ * deleted user or a changed role takes effect at once, and carry the stamp
+ * of the password they logged in with: a changed password ends them.
+ * A session ended by a logout (its `sid` in `ended`) is refused.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -19,8 +21,10 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { HeaderPair } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { AuthnFailureReason } from '../core/reasons.js';
+import type { EndedSessions } from '../stores/ended-sessions.js';
 import type { UsersStore } from '../stores/users-store.js';
 import { SKIP, type Authenticator, type AuthnResult } from './authenticator.js';
+import { credentialStamp } from './credential-stamp.js';
 import type { SessionCookies, SessionRecord } from './session-cookie.js';
 import type { RefreshCookies, RefreshGrant } from './session-refresh-cookie.js';
 
@@ -34,6 +38,8 @@ export interface SessionAuthenticatorOptions {
   readonly usersStore: UsersStore;
   /** `kestra.security.basic-auth.enabled`: sessions from the password form end when it is turned off. */
   readonly basicEnabled: boolean;
+  /** Sessions ended by a logout (cookie store); a Map lookup per request. */
+  readonly ended?: EndedSessions;
   /** Clock, epoch ms. */
   readonly now: () => number;
   /** Is `name` a configured OIDC provider? Sessions of a removed provider end. */
@@ -51,19 +57,24 @@ const fail = sessionFailure;
 const INVALID = fail('session_invalid', 'the session cookie is not valid');
 const EXPIRED = fail('session_expired', 'the session has expired');
 const STORE_DOWN = fail('store_unavailable', 'the users store is unavailable');
+const LOGOUTS_UNKNOWN = fail('store_unavailable', 'the shared logout list is unavailable');
+/** The session was ended: logout, password change, user removed. */
+export const SESSION_ENDED = fail('session_invalid', 'the session has ended (logout, password change or user removal)');
 
 /**
  * A session from the password form: the user is re-read on every request, so
  * a deletion, a new tenant or a changed admin flag applies at once.
  */
-export async function passwordFormSession(usersStore: UsersStore, record: SessionRecord, invalid: AuthnResult): Promise<AuthnResult> {
+export async function passwordFormSession(usersStore: UsersStore, record: SessionRecord): Promise<AuthnResult> {
   let user;
   try {
     user = await usersStore.get(record.subject);
   } catch {
     return STORE_DOWN;
   }
-  if (!user) return invalid;
+  if (!user) return SESSION_ENDED;
+  // Not a secret (a hash of a salted hash, in a signed cookie): a plain compare is enough.
+  if (record.credential === undefined || record.credential !== credentialStamp(user)) return SESSION_ENDED;
   const identity: Identity = Object.freeze({
     via: 'session',
     subject: user.username,
@@ -117,7 +128,9 @@ export function createSessionAuthenticator(options: SessionAuthenticatorOptions)
       if (read.kind === 'invalid') return INVALID;
       if (read.kind === 'expired') return EXPIRED;
       const record = read.record;
-      if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record, INVALID) : INVALID;
+      const ended = options.ended?.check(record.sid);
+      if (ended !== undefined && ended !== 'live') return ended === 'ended' ? SESSION_ENDED : LOGOUTS_UNKNOWN;
+      if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
       if (!options.isProvider(record.provider)) return INVALID;
       if (record.refreshAt === undefined || nowMs < record.refreshAt * 1000) {
         return { kind: 'ok', identity: identityOfSession(record) };

@@ -35,6 +35,8 @@ export interface SessionRecord {
   readonly expiresAt: number;
   /** When the IdP's tokens expire and a refresh is due, epoch seconds (only with a refresh cookie). */
   readonly refreshAt?: number;
+  /** Password-form sessions: the stamp of the user's password at login (credential-stamp.ts). */
+  readonly credential?: string;
 }
 
 export type SessionRead =
@@ -129,6 +131,7 @@ async function sign(record: SessionRecord, key: Uint8Array): Promise<string> {
   if (record.email) claims.em = record.email;
   if (record.issuer) claims.oi = record.issuer;
   if (record.refreshAt !== undefined) claims.rat = record.refreshAt;
+  if (record.credential) claims.cs = record.credential;
   if (record.groups.length) {
     const json = JSON.stringify(record.groups);
     if (json.length > COMPRESS_GROUPS_OVER) claims.gz = deflateRawSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64url');
@@ -194,5 +197,6 @@ function recordFrom(p: JWTPayload): SessionRecord | undefined {
     groups: Object.freeze(groups as string[]),
     expiresAt: p.exp,
     refreshAt: typeof p.rat === 'number' ? p.rat : undefined,
+    ...(typeof p.cs === 'string' ? { credential: p.cs } : {}),
   };
 }

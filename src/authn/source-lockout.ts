@@ -95,6 +95,44 @@ export class SourceLockout {
     return true;
   }
 
+  /**
+   * Counts one attempt of `username` from `group` before its password is
+   * checked (the address, the (user, address) lock, the address's share of the
+   * user's count — in that order). `refused`: the address is blocked (or used
+   * up its attempts in flight), or the user is locked for this address — the
+   * slots taken so far are given back, since refused attempts count toward
+   * nothing. `countsForUser`: whether the user's own count takes it too.
+   */
+  async reserve(group: string, username: string): Promise<SourceReservation> {
+    const source = sourceKey(group);
+    if (!(await this.#stores.sources.reserve(source))) return REFUSED_SOURCE;
+    const perUser = this.#stores.perUser;
+    if (!perUser) return COUNTS_FOR_USER;
+    if (!(await perUser.locks.reserve(pairKey(group, username)))) {
+      await this.#stores.sources.release(source);
+      return REFUSED_USER;
+    }
+    return (await perUser.shares.reserve(shareKey(group, username))) ? COUNTS_FOR_USER : NOT_FOR_USER;
+  }
+
+  /** The reserved attempt failed: may start the address block, the (user, address) lock, use up the share. */
+  async confirmFailure(group: string, username: string, reservation: SourceReservation): Promise<void> {
+    await this.#stores.sources.confirmFailure(sourceKey(group));
+    const perUser = this.#stores.perUser;
+    if (!perUser) return;
+    await perUser.locks.confirmFailure(pairKey(group, username));
+    if (reservation.countsForUser) await perUser.shares.confirmFailure(shareKey(group, username));
+  }
+
+  /** The reserved attempt does not count (it succeeded, or the user's own lock refused it): its slots are given back. */
+  async release(group: string, username: string, reservation: SourceReservation): Promise<void> {
+    await this.#stores.sources.release(sourceKey(group));
+    const perUser = this.#stores.perUser;
+    if (!perUser) return;
+    await perUser.locks.release(pairKey(group, username));
+    if (reservation.countsForUser) await perUser.shares.release(shareKey(group, username));
+  }
+
   /** A successful login of `username` from `group` clears the (user, address) counts (never the address's own count). */
   async recordSuccess(group: string, username: string): Promise<void> {
     const perUser = this.#stores.perUser;
@@ -103,6 +141,15 @@ export class SourceLockout {
     await perUser.shares.recordSuccess(shareKey(group, username));
   }
 }
+
+export interface SourceReservation {
+  readonly refused?: 'source' | 'user';
+  readonly countsForUser: boolean;
+}
+const REFUSED_SOURCE: SourceReservation = Object.freeze({ refused: 'source', countsForUser: false });
+const REFUSED_USER: SourceReservation = Object.freeze({ refused: 'user', countsForUser: false });
+const COUNTS_FOR_USER: SourceReservation = Object.freeze({ countsForUser: true });
+const NOT_FOR_USER: SourceReservation = Object.freeze({ countsForUser: false });
 
 const sourceKey = (group: string) => `source:${group}`;
 const pairKey = (group: string, username: string) => `user-at:${group}:${username}`;

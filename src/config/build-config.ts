@@ -208,6 +208,10 @@ function buildSessions(authz: Authz): SessionsStoreConfig {
   if (sessions?.store === 'redis' || (sessions?.store === undefined && sessions?.url !== undefined)) {
     return { store: 'redis', url: sessions.url!, prefix: sessions.prefix ?? DEFAULTS.sessionsPrefix };
   }
+  const revocations = sessions?.revocations;
+  if (revocations?.store === 'redis' || (revocations?.store === undefined && revocations?.url !== undefined)) {
+    return { store: 'cookie', revocations: { url: revocations.url!, prefix: revocations.prefix ?? DEFAULTS.sessionsPrefix } };
+  }
   return { store: 'cookie' };
 }
 

@@ -163,6 +163,12 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.sessions.store': { text: '`cookie`: the session lives in signed cookies; `redis`: the cookie holds an id, the session lives in Redis.', defaultNote: '`cookie`; `redis` when `url` is set' },
   'authz.sessions.url': { text: 'Redis URL (`rediss://` for TLS).' },
   'authz.sessions.prefix': { text: 'Prefix of every Redis key and of the revocation channel.', default: JSON.stringify(DEFAULTS.sessionsPrefix) },
+  'authz.sessions.revocations.store': {
+    text: 'Cookie store: where logouts (`/logout` and back-channel) are kept so that a copy of an ended session cookie is refused. `memory`: in each process (one replica only); `redis`: shared by every replica (within a second).',
+    defaultNote: '`memory`; `redis` when `url` is set',
+  },
+  'authz.sessions.revocations.url': { text: 'Redis URL (`rediss://` for TLS) of the shared logout list.' },
+  'authz.sessions.revocations.prefix': { text: 'Prefix of the logout list\'s Redis keys and channel.', defaultNote: `${JSON.stringify(DEFAULTS.sessionsPrefix)}` },
   'authz.roles': { text: 'Roles, as in Kestra; `admin` is built in (every permission).', default: '[]' },
   'authz.roles[].name': { text: 'Role name, used by bindings.' },
   'authz.roles[].description': { text: 'Free text.' },

@@ -99,6 +99,17 @@ function checkStores(authz: unknown, report: Report): void {
     for (const key of ['url', 'prefix']) {
       if (store === 'cookie' && sessions[key] !== undefined) report(['authz', 'sessions', key], `${key} is for store: redis; cookie sessions keep no server state`);
     }
+    const revocations = child(sessions, 'revocations');
+    if (store === 'redis' && revocations !== undefined) {
+      report(['authz', 'sessions', 'revocations'], 'revocations is for store: cookie; the Redis store ends sessions on every replica by itself');
+    }
+    if (isPlainMap(revocations)) {
+      const kind = lower(child(revocations, 'store')) ?? (revocations.url !== undefined ? 'redis' : 'memory');
+      if (kind === 'redis' && revocations.url === undefined) report(['authz', 'sessions', 'revocations'], 'revocations store redis needs url: redis://…');
+      for (const key of ['url', 'prefix']) {
+        if (kind === 'memory' && revocations[key] !== undefined) report(['authz', 'sessions', 'revocations', key], `${key} is for revocations store: redis`);
+      }
+    }
   }
 }
 

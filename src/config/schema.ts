@@ -102,6 +102,13 @@ const authz = z.strictObject({
       store: f.oneOf(['cookie', 'redis']).optional(),
       url: f.storeUrl(['redis:', 'rediss:']).optional(),
       prefix: z.string().optional(),
+      revocations: z
+        .strictObject({
+          store: f.oneOf(['memory', 'redis']).optional(),
+          url: f.storeUrl(['redis:', 'rediss:']).optional(),
+          prefix: z.string().optional(),
+        })
+        .optional(),
     })
     .optional(),
   roles: z.array(role).optional(),

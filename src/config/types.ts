@@ -146,7 +146,8 @@ export interface TracingConfig {
 }
 
 export type SessionsStoreConfig =
-  | { readonly store: 'cookie' }
+  /** `revocations`: logouts shared by every replica through Redis; absent = kept in each process. */
+  | { readonly store: 'cookie'; readonly revocations?: { readonly url: string; readonly prefix: string } }
   | { readonly store: 'redis'; readonly url: string; readonly prefix: string };
 
 export interface Config {

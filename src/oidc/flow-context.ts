@@ -12,6 +12,7 @@ import { deriveSessionKeys } from '../authn/session-keys.js';
 import { sessionCookieScope, type CookieScope } from '../authn/session-set-cookie.js';
 import type { Config } from '../config/types.js';
 import type { AuthRequest } from '../core/auth-request.js';
+import type { EndedSessions } from '../stores/ended-sessions.js';
 import type { UsersStore } from '../stores/users-store.js';
 import { createLoginStates, type LoginStates } from './login-state.js';
 import type { OidcProviders } from './providers.js';
@@ -28,6 +29,8 @@ export interface LoginFlowDeps {
    * src/stores/session-id-cookies.ts); undefined = the signed cookies below.
    */
   readonly sessionCodecs?: { readonly sessions: SessionCookies; readonly refreshCookies: RefreshCookies };
+  /** Cookie store: the sessions ended by a logout (this process's, or shared through Redis). */
+  readonly endedSessions?: EndedSessions;
 }
 
 export interface FlowContext {
@@ -41,6 +44,8 @@ export interface FlowContext {
   readonly basic: BasicAuthenticator;
   readonly now: () => number;
   readonly logger?: Logger;
+  /** Cookie store: logout ends the session's `sid` here; the session authenticator refuses it. */
+  readonly endedSessions?: EndedSessions;
   /** `<external-url>` or, when not configured, scheme://host of the request; undefined for an unusable Host. */
   baseUrl(req: AuthRequest): string | undefined;
   /** Scope (Path/Domain/Secure/SameSite) of the session and refresh cookies for this request. */
@@ -75,6 +80,7 @@ export function createFlowContext(config: Config, deps: LoginFlowDeps): FlowCont
     basic: new BasicAuthenticator({ store: deps.usersStore, lockout: deps.lockout, enabled: config.basicAuth.enabled }),
     now: deps.now ?? Date.now,
     logger: deps.logger,
+    endedSessions: deps.endedSessions,
     baseUrl,
     sessionScope: (req) => sessionCookieScope(config.cookie, external, req.scheme),
     secure: (req) => (external ? external.startsWith('https:') : req.scheme === 'https'),

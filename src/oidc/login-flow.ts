@@ -95,6 +95,7 @@ export function createLoginFlow(config: Config, deps: LoginFlowDeps): LoginFlow 
     refreshCookies: ctx.refreshCookies,
     usersStore: ctx.usersStore,
     basicEnabled: config.basicAuth.enabled,
+    ended: ctx.endedSessions,
     now: ctx.now,
     isProvider: (name) => ctx.providers.get(name) !== undefined,
     renew: async (req, record, grant) => {

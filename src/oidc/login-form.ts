@@ -82,6 +82,8 @@ export async function submitLoginForm(ctx: FlowContext, req: AuthRequest): Promi
     name: result.identity.name,
     groups: [],
     expiresAt: nowSeconds + maxAge,
+    // A later password change (or the user deleted) ends this session (session-authenticator.ts).
+    credential: ctx.basic.credentialStampOf(result.identity),
   };
   const scope = ctx.sessionScope(req);
   const cookies = await ctx.sessions.write(record, scope, maxAge, req.cookies);

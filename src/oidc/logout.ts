@@ -41,6 +41,15 @@ export async function logout(ctx: FlowContext, req: AuthRequest): Promise<Decisi
   const record = read.kind === 'ok' || read.kind === 'expired' ? read.record : undefined;
   const provider = record && record.provider ? ctx.providers.get(record.provider) : undefined;
   const base = ctx.baseUrl(req);
+  if (record && read.kind === 'ok' && ctx.endedSessions) {
+    // A copy of the cookie must not outlive the logout (on every replica when the list is shared).
+    try {
+      await ctx.endedSessions.end(record.sid, record.expiresAt);
+    } catch {
+      ctx.logger?.warn({ user: record.name }, 'logout: the shared logout list is unavailable; the session was not ended');
+      return jsonError(req, 503, 'store_unavailable', 'the session store is unavailable: the session could not be ended, try again', 'logout', [['retry-after', '2']]);
+    }
+  }
   if (record) ctx.logger?.info({ user: record.name, provider: record.provider || undefined }, 'logout');
   if (!provider || provider.settings.endSessionEnabled === false || !base) {
     return redirectTo(req, '/', cookies, FLOW_ANSWER, 'logout', 'logged out');

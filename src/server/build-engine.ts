@@ -97,6 +97,7 @@ export function buildEngine(config: Config, services: EngineServices, jwks: Read
     lockout: services.lockout,
     logger: services.logger,
     sessionCodecs,
+    endedSessions: store?.ended,
   };
   const login = createLoginFlow(config, loginDeps);
   const sessions = store ? withSessionsStore(store, login, createFlowContext(config, loginDeps), sessionCodecs) : login;

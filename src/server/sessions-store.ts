@@ -23,6 +23,8 @@ import { LogoutTokenKeys } from '../oidc/logout-token.js';
 import { refreshSession } from '../oidc/session-refresh.js';
 import { createRedisSessionAuthenticator } from '../stores/redis-session-authenticator.js';
 import { createSessionIdCookies, type ServerSessionCodecs } from '../stores/session-id-cookies.js';
+import { MemoryEndedSessions, type EndedSessions } from '../stores/ended-sessions.js';
+import { RedisEndedSessions } from '../stores/ended-sessions-redis.js';
 import { MemorySessionRevocations, SessionStoreUnavailableError } from '../stores/session-revocations.js';
 import { RedisSessionStore } from '../stores/sessions-redis.js';
 import { deriveStoredSessionKeys, idpSidOf } from '../stores/stored-session.js';
@@ -33,6 +35,8 @@ export interface SessionsStore {
   readonly redis?: RedisSessionStore;
   /** store: cookie — back-channel logout revocations of this process. */
   readonly revocations?: MemorySessionRevocations;
+  /** store: cookie — sessions ended by /logout: this process's, or shared through Redis (`revocations`). */
+  readonly ended?: EndedSessions;
   readonly logoutTokenKeys: LogoutTokenKeys;
   /** The store answers (always true for the cookie store): for /readyz and gRPC health. */
   healthy(): boolean;
@@ -54,6 +58,8 @@ export function openSessionsStore(config: Config, logger: Logger): SessionsStore
   const checkUsableFor = (next: Config) => {
     const same = next.sessions.store === opened.store
       && (next.sessions.store !== 'redis' || (opened.store === 'redis' && next.sessions.url === opened.url && next.sessions.prefix === opened.prefix))
+      && (next.sessions.store !== 'cookie' || (opened.store === 'cookie'
+        && next.sessions.revocations?.url === opened.revocations?.url && next.sessions.revocations?.prefix === opened.revocations?.prefix))
       && (opened.store !== 'redis' || (next.secrets.session.length === secret.length && timingSafeEqual(next.secrets.session, secret)));
     if (!same) throw new AuthzError('ERR_SESSIONS_STORE', 'authz.sessions (or, with store: redis, the session secret) changed: restart the service to apply it');
   };
@@ -76,16 +82,22 @@ export function openSessionsStore(config: Config, logger: Logger): SessionsStore
     };
   }
   const revocations = new MemorySessionRevocations(config.cookie.maxAgeSeconds);
+  const shared = opened.revocations ? new RedisEndedSessions({ ...opened.revocations, logger }) : undefined;
+  shared?.carry(revocations); // back-channel logouts reach every replica too
   return {
     kind: 'cookie',
     revocations,
+    ended: shared ?? new MemoryEndedSessions(),
     logoutTokenKeys,
-    healthy: () => true,
-    onHealthChange: () => () => undefined,
-    async warmUp() {},
+    healthy: () => shared?.healthy() ?? true,
+    onHealthChange: (listener) => shared?.onHealthChange(listener) ?? (() => undefined),
+    async warmUp() {
+      if (shared && !(await shared.warmUp(WARM_UP_MS))) logger.warn('shared logout list not reachable at start; cookie sessions fail closed until it is');
+    },
     checkUsableFor,
     async close() {
       logoutTokenKeys.close();
+      await shared?.close();
     },
   };
 }

@@ -8,6 +8,12 @@
  *   The update is skipped while the key is locked (WHERE), so a statement
  *   that returns `locked` is exactly the one that started the lock — the
  *   lockout metric counts once per lock across all replicas.
+ * - Basic auth reserves an attempt before hashing (`reserve`: one UPSERT
+ *   that counts it unless the key is locked or `threshold` attempts are
+ *   already counted in the window — no row returned = refused), then
+ *   `confirm`s a failure (an UPDATE setting the lock once the count is
+ *   reached; only one caller's UPDATE matches) or `release`s the slot. The
+ *   row lock makes the count exact across replicas and concurrent requests.
  * - Time is the database's (`now()`): replicas with drifting clocks agree.
  *   Tests may inject a clock; its value is then passed as a parameter.
  * - Rows whose window and lock are over are deleted now and then (at most
@@ -81,6 +87,25 @@ export class PostgresLockoutStore implements LockoutStore {
     await this.#db.query('lockout_success', this.#sql.success, [storedKey(key), this.#at()]);
   }
 
+  async reserve(key: string): Promise<boolean> {
+    const { rows } = await this.#db.query<{ granted: boolean }>('lockout_reserve', this.#sql.reserve,
+      [storedKey(key), this.threshold, this.windowMs / 1000, this.lockMs / 1000, this.#at()]);
+    this.#purgeNowAndThen();
+    return rows[0]?.granted === true;
+  }
+
+  async confirmFailure(key: string): Promise<boolean> {
+    const { rows } = await this.#db.query<{ locked: boolean }>('lockout_confirm', this.#sql.confirm,
+      [storedKey(key), this.threshold, this.windowMs / 1000, this.lockMs / 1000, this.#at()]);
+    const started = rows[0]?.locked === true;
+    if (started) this.#countLock();
+    return started;
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#db.query('lockout_release', this.#sql.release, [storedKey(key)]);
+  }
+
   /** The injected time as a parameter, or null for the database's now(). */
   #at(): Date | null {
     return this.#now ? new Date(this.#now()) : null;
@@ -112,6 +137,24 @@ function statements(table: string) {
         locked_until = CASE WHEN $4::float8 > 0 AND ${counted} >= $2::int THEN ${lockFrom('EXCLUDED.window_started')} END
       WHERE f.locked_until IS NULL OR f.locked_until <= EXCLUDED.window_started
       RETURNING locked_until IS NOT NULL AS locked`,
+    // One attempt counted before it is checked; no row returned = refused (locked, or the window's attempts used up).
+    reserve: `
+      INSERT INTO ${table} AS f (key, failures, window_started, locked_until)
+      VALUES ($1, 1, ${now}, NULL)
+      ON CONFLICT (key) DO UPDATE SET
+        failures = ${counted},
+        window_started = CASE WHEN ${restart} THEN EXCLUDED.window_started ELSE f.window_started END,
+        locked_until = NULL
+      WHERE (f.locked_until IS NULL OR f.locked_until <= EXCLUDED.window_started)
+        AND ($4::float8 <= 0 OR ${restart} OR f.failures < $2::int)
+      RETURNING true AS granted`,
+    // A counted attempt failed: the lock starts once the window holds `threshold` of them (exactly one caller starts it).
+    confirm: `
+      UPDATE ${table} SET locked_until = ${now} + make_interval(secs => $4::float8)
+      WHERE key = $1 AND $4::float8 > 0 AND failures >= $2::int AND locked_until IS NULL
+        AND window_started > ${now} - make_interval(secs => $3::float8)
+      RETURNING true AS locked`,
+    release: `UPDATE ${table} SET failures = failures - 1 WHERE key = $1 AND failures > 0 AND locked_until IS NULL`,
     // A success clears the count, never a lock (the caller checked the lock first).
     success: `DELETE FROM ${table} WHERE key = $1 AND (locked_until IS NULL OR locked_until <= coalesce($2::timestamptz, now()))`,
     purge: `

@@ -37,7 +37,8 @@ export interface PostgresDatabaseOptions {
 export type PostgresOp =
   | 'migrate' | 'probe' | 'idle'
   | 'get' | 'list' | 'create' | 'delete' | 'set_password'
-  | 'lockout_check' | 'lockout_failure' | 'lockout_success' | 'lockout_purge';
+  | 'lockout_check' | 'lockout_failure' | 'lockout_success' | 'lockout_purge'
+  | 'lockout_reserve' | 'lockout_confirm' | 'lockout_release';
 
 export interface QueryRows<R> {
   readonly rows: R[];

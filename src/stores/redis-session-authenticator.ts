@@ -119,7 +119,7 @@ export function createRedisSessionAuthenticator(options: RedisSessionAuthenticat
         const record = session.record;
         const nowMs = options.now();
         if (nowMs >= record.expiresAt * 1000) return EXPIRED;
-        if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record, INVALID) : INVALID;
+        if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
         if (!options.isProvider(record.provider)) return INVALID;
         if (!refreshDue(record, nowMs)) return ok(record);
         return await refreshOnce(req, id);

@@ -12,7 +12,9 @@
  * Signed-cookie sessions cannot be deleted: the cookie store keeps a
  * revocation list in this process's memory — (provider, sid or sub,
  * revoked-at) — and refuses sessions that logged in before it. It is per
- * replica: back-channel logout across several replicas needs
+ * replica unless `authz.sessions.revocations` shares it through Redis
+ * (ended-sessions-redis.ts pushes every entry to every replica's memory);
+ * else back-channel logout across several replicas needs
  * `authz.sessions.store: redis`.
  */
 
@@ -49,6 +51,16 @@ export interface SessionFacts {
 
 const MAX_ENTRIES = 100_000;
 
+/** One entry of the list: which map, its key (provider NUL sid-or-sub), revoked-at (epoch s). */
+export interface RevocationEntry {
+  readonly map: 'sid' | 'sub' | 'subu';
+  readonly key: string;
+  readonly at: number;
+}
+
+/** Sends entries to every other replica (and stores them for late joiners); throws SessionStoreUnavailableError. */
+export type ShareRevocations = (entries: readonly RevocationEntry[], untilSeconds: number) => Promise<void>;
+
 export class MemorySessionRevocations implements SessionRevoker {
   /** key → revoked-at (epoch s); Map order = insertion order, so the oldest is dropped first when full. */
   readonly #bySid = new Map<string, number>();
@@ -57,6 +69,7 @@ export class MemorySessionRevocations implements SessionRevoker {
   readonly #jtis = new Map<string, number>();
   readonly #keepSeconds: number;
   readonly #now: () => number;
+  #share: ShareRevocations | undefined;
 
   /** `keepSeconds`: the session lifetime; a revocation older than that can match no live session. */
   constructor(keepSeconds: number, now: () => number = Date.now) {
@@ -79,18 +92,34 @@ export class MemorySessionRevocations implements SessionRevoker {
     return true;
   }
 
+  /** Shares every later revocation with the other replicas (authz.sessions.revocations). */
+  shareWith(share: ShareRevocations): void {
+    this.#share = share;
+  }
+
   async revoke(target: LogoutTarget): Promise<number> {
     const nowS = this.#nowSeconds();
-    const oldest = nowS - this.#keepSeconds;
-    for (const map of [this.#bySid, this.#bySub, this.#bySubUnknownSid]) prune(map, (at) => at < oldest);
+    const entries: RevocationEntry[] = [];
     if (target.sid) {
-      put(this.#bySid, `${target.provider}\u0000${target.sid}`, nowS);
-      if (target.sub) put(this.#bySubUnknownSid, `${target.provider}\u0000${target.sub}`, nowS);
+      entries.push({ map: 'sid', key: `${target.provider}\u0000${target.sid}`, at: nowS });
+      if (target.sub) entries.push({ map: 'subu', key: `${target.provider}\u0000${target.sub}`, at: nowS });
     } else if (target.sub) {
-      put(this.#bySub, `${target.provider}\u0000${target.sub}`, nowS);
+      entries.push({ map: 'sub', key: `${target.provider}\u0000${target.sub}`, at: nowS });
     }
+    for (const entry of entries) this.apply(entry);
+    // Not shared = not done on every replica: the caller answers 503 and the IdP may retry.
+    if (entries.length && this.#share) await this.#share(entries, nowS + this.#keepSeconds);
     // Stateless sessions cannot be counted; the list refuses them when they next show up.
     return 0;
+  }
+
+  /** Adds one entry (from this process, another replica, or read back from the shared store). */
+  apply(entry: RevocationEntry): void {
+    const oldest = this.#nowSeconds() - this.#keepSeconds;
+    if (entry.at < oldest) return;
+    for (const map of [this.#bySid, this.#bySub, this.#bySubUnknownSid]) prune(map, (at) => at < oldest);
+    const map = entry.map === 'sid' ? this.#bySid : entry.map === 'sub' ? this.#bySub : this.#bySubUnknownSid;
+    put(map, entry.key, Math.max(entry.at, map.get(entry.key) ?? 0));
   }
 
   isRevoked(facts: SessionFacts): boolean {

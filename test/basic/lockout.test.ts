@@ -120,3 +120,40 @@ describe('LockoutTracker', () => {
     assert.throws(() => new LockoutTracker({ threshold: 3, windowSeconds: 300, lockSeconds: 60, maxKeys: 0 }), /"maxKeys"/);
   });
 });
+
+describe('LockoutTracker reservations (an attempt counted before its password is checked)', () => {
+  test('at most threshold reservations per window, however many at once; a failure confirmed at the threshold locks, once', async () => {
+    const clock = fakeClock();
+    const tracker = new LockoutTracker({ threshold: 3, windowSeconds: 300, lockSeconds: 1800, now: clock.now });
+    const granted = Array.from({ length: 100 }, () => tracker.reserve('ops')).filter(Boolean).length;
+    assert.equal(granted, 3);
+    assert.equal(tracker.isLocked('ops'), false, 'no lock before a failure is confirmed');
+    const before = await lockouts();
+    assert.deepEqual([tracker.confirmFailure('ops'), tracker.confirmFailure('ops'), tracker.confirmFailure('ops')], [true, false, false]);
+    assert.equal(await lockouts(), before + 1);
+    assert.equal(tracker.isLocked('ops'), true);
+    assert.equal(tracker.reserve('ops'), false);
+  });
+
+  test('a released slot can be taken again; a success clears the count; the window restarts the budget', () => {
+    const clock = fakeClock();
+    const tracker = new LockoutTracker({ threshold: 2, windowSeconds: 300, lockSeconds: 1800, now: clock.now });
+    assert.equal(tracker.reserve('ops'), true);
+    assert.equal(tracker.reserve('ops'), true);
+    assert.equal(tracker.reserve('ops'), false);
+    tracker.release('ops');
+    assert.equal(tracker.reserve('ops'), true);
+    tracker.recordSuccess('ops');
+    assert.equal(tracker.reserve('ops'), true);
+    assert.equal(tracker.reserve('ops'), true);
+    assert.equal(tracker.reserve('ops'), false);
+    clock.advance(300);
+    assert.equal(tracker.reserve('ops'), true, 'a new window');
+  });
+
+  test('lockSeconds 0: reservations are never refused', () => {
+    const tracker = new LockoutTracker({ threshold: 1, windowSeconds: 300, lockSeconds: 0 });
+    assert.equal(Array.from({ length: 10 }, () => tracker.reserve('ops')).every(Boolean), true);
+    assert.equal(tracker.confirmFailure('ops'), false);
+  });
+});

@@ -177,7 +177,8 @@ describe('Basic auth with per-address limits', () => {
   });
 
   test('a per-address store that is down → store_unavailable, never an allow nor a skipped check', async () => {
-    const down = { isLocked(): never { throw new AuthzError('ERR_USERS_STORE', 'connection refused'); }, recordFailure(): never { throw new AuthzError('ERR_USERS_STORE', 'x'); }, recordSuccess() {} };
+    const down = { isLocked(): never { throw new AuthzError('ERR_USERS_STORE', 'connection refused'); }, recordFailure(): never { throw new AuthzError('ERR_USERS_STORE', 'x'); }, recordSuccess() {},
+      reserve(): never { throw new AuthzError('ERR_USERS_STORE', 'x'); }, confirmFailure(): never { throw new AuthzError('ERR_USERS_STORE', 'x'); }, release() {} };
     const lockout = Object.assign(new LockoutTracker({ ...USER, now }), { sourceLockout: new SourceLockout(SOURCE, { sources: down }) });
     const auth = new BasicAuthenticator({ store, lockout, enabled: true, now });
     assert.equal(reasonOf(await auth.authenticate(basicFrom('198.51.100.50', 'dev', 'dev-pass-123'))), 'store_unavailable');

@@ -118,6 +118,8 @@ export interface ReplicaSettings {
   readonly secret: string;
   /** `authz.sessions` as YAML flow mapping, e.g. `{ store: redis, url: …, prefix: … }`. */
   readonly sessions: string;
+  /** `authz.users` as YAML flow mapping; default the file `<dir>/users.yaml`. */
+  readonly users?: string;
 }
 
 /** A `kestra-authz serve` child process. */
@@ -153,7 +155,7 @@ micronaut:
 authz:
   external-url: ${EXTERNAL}
   listen: { grpc: "127.0.0.1:${grpc}", http: "127.0.0.1:${http}", management: "127.0.0.1:${management}" }
-  users: { file: ${join(s.dir, 'users.yaml')} }
+  users: ${s.users ?? `{ file: ${join(s.dir, 'users.yaml')} }`}
   sessions: ${s.sessions}
   default: authenticated
   log: { level: warn }

@@ -84,6 +84,24 @@ describe('shared lockout in PostgreSQL', { skip }, () => {
     assert.equal(row?.failures, 5, 'failures during the lock are not counted');
   });
 
+  test('100 concurrent reservations over two replicas with threshold 3: exactly 3 granted, then one lock', async () => {
+    const key = 'reserve-race';
+    const stores = [replicaA.sharedLockout({ ...SETTINGS, now }), replicaB.sharedLockout({ ...SETTINGS, now })];
+    const granted = (await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 2]!.reserve(key)))).filter(Boolean).length;
+    assert.equal(granted, 3);
+    assert.equal(await stores[0]!.isLocked(key), false, 'no lock before a failure is confirmed');
+    const started = await Promise.all([stores[0]!.confirmFailure(key), stores[1]!.confirmFailure(key), stores[0]!.confirmFailure(key)]);
+    assert.equal(started.filter(Boolean).length, 1);
+    assert.equal(await stores[1]!.isLocked(key), true);
+    assert.equal(await stores[1]!.reserve(key), false);
+    // A released slot is given back (before any lock).
+    const other = 'reserve-release';
+    for (let i = 0; i < 3; i++) assert.equal(await stores[i % 2]!.reserve(other), true);
+    assert.equal(await stores[0]!.reserve(other), false);
+    await stores[1]!.release(other);
+    assert.equal(await stores[0]!.reserve(other), true);
+  });
+
   test('the window restarts after it runs out; a success clears the count', async () => {
     const lock = replicaB.sharedLockout({ ...SETTINGS, now });
     assert.equal(await lock.recordFailure('win'), false);
