@@ -16,8 +16,10 @@
  * JWTs by meaning: the signed text must be identical, the signature the same
  * bytes (base64url's unused trailing bits do not count as a different token).
  */
+import assert from 'node:assert/strict';
 import { randomBytes, scrypt } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { credentialStamp } from '../../src/authn/credential-stamp.js';
 import { createSessionCookies, newSessionId, type SessionRecord } from '../../src/authn/session-cookie.js';
 import { deriveSessionKeys } from '../../src/authn/session-keys.js';
 import type { Config } from '../../src/config/types.js';
@@ -52,6 +54,12 @@ export interface KnownCredentials {
   /** user:password pairs that must fail (wrong password, unknown user, other user's password). */
   readonly invalidBasic: readonly (readonly [string, string])[];
   readonly validSessions: readonly ValidSession[];
+  /**
+   * A valid password-form session the arbitraries never send: a fuzzed
+   * `POST /logout` carrying one of `validSessions` really ends it, so a
+   * test that needs a session still alive after the fuzz runs uses this one.
+   */
+  readonly spareSession: ValidSession;
   /** Cookie header fragments of sessions that must fail. */
   readonly invalidSessions: readonly string[];
 }
@@ -71,9 +79,12 @@ interface MintInit {
   readonly issuer: TokenIssuer;
   readonly forger: TokenIssuer;
   readonly provider: string;
+  /** The stored password hash of each FUZZ_USERS user: a password-form session carries its stamp. */
+  readonly passwordHashes: ReadonlyMap<string, string>;
 }
 
-export async function mintCredentials({ config, issuer, forger, provider }: MintInit): Promise<KnownCredentials> {
+export async function mintCredentials(init: MintInit): Promise<KnownCredentials> {
+  const { config, issuer, forger, provider } = init;
   await issuer.addKey('k1', { alg: 'RS256' });
   await issuer.addKey('k2', { alg: 'ES256' });
   await issuer.addKey('ghost', { alg: 'RS256', publish: false });
@@ -117,6 +128,12 @@ export async function mintCredentials({ config, issuer, forger, provider }: Mint
   const record = (over: Partial<SessionRecord>): SessionRecord => ({
     sid: newSessionId(), provider, subject: 'oidc-sub-1', name: 'oidc.user', issuer: issuer.issuer, groups: ['kestra-devs'], expiresAt: day, ...over,
   });
+  const passwordFormRecord = (username: string): SessionRecord => {
+    const passwordHash = init.passwordHashes.get(username);
+    assert.ok(passwordHash, `a stored hash for ${username}`);
+    const credential = credentialStamp({ username, passwordHash, admin: false, groups: [] });
+    return record({ provider: '', subject: username, name: username, groups: [], issuer: undefined, credential });
+  };
   const cookieOf = async (codec: typeof sessions, r: SessionRecord) => {
     const lines = await codec.write(r, scope, 3600, new Map());
     const pairs = lines.map(([, line]) => line.slice(0, line.indexOf(';')));
@@ -125,7 +142,7 @@ export async function mintCredentials({ config, issuer, forger, provider }: Mint
   };
   const manyGroups = ['kestra-devs', ...Array.from({ length: 300 }, () => randomBytes(18).toString('hex'))];
   const validSessions: ValidSession[] = [
-    { ...(await cookieOf(sessions, record({ provider: '', subject: 'fuzz-user', name: 'fuzz-user', groups: [], issuer: undefined }))), subject: 'fuzz-user', name: 'fuzz-user' },
+    { ...(await cookieOf(sessions, passwordFormRecord('fuzz-user'))), subject: 'fuzz-user', name: 'fuzz-user' },
     { ...(await cookieOf(sessions, record({}))), subject: 'oidc-sub-1', name: 'oidc.user' },
     { ...(await cookieOf(sessions, record({ subject: 'oidc-sub-2', groups: manyGroups }))), subject: 'oidc-sub-2', name: 'oidc.user' },
   ];
@@ -134,6 +151,8 @@ export async function mintCredentials({ config, issuer, forger, provider }: Mint
     (await cookieOf(foreign, record({}))).cookie,
     (await cookieOf(sessions, record({ provider: 'gone' }))).cookie,
     (await cookieOf(sessions, record({ provider: '', subject: 'ghost', name: 'ghost', issuer: undefined }))).cookie,
+    // A password-form session from before a password change (another stamp).
+    (await cookieOf(sessions, { ...passwordFormRecord('fuzz-user'), credential: 'stamp-of-an-older-password' })).cookie,
     (await cookieOf(sessions, record({ refreshAt: now - 10 }))).cookie,
   ];
 
@@ -149,6 +168,7 @@ export async function mintCredentials({ config, issuer, forger, provider }: Mint
       ['fuzz-user ', 'correct horse battery staple'],
     ],
     validSessions,
+    spareSession: { ...(await cookieOf(sessions, passwordFormRecord('fuzz-user'))), subject: 'fuzz-user', name: 'fuzz-user' },
     invalidSessions,
   };
 }
@@ -199,6 +219,11 @@ export interface AllowedWho {
 const isWho = (who: AllowedWho, cred: { subject: string; name: string }) =>
   who.subject !== undefined ? who.subject === cred.subject : who.name === cred.name;
 
+/** Every valid session the oracle knows: the fuzzed ones and the spare one. */
+function sessionsOf(creds: KnownCredentials): readonly ValidSession[] {
+  return [...creds.validSessions, creds.spareSession];
+}
+
 /**
  * Undefined when the allow of `who` is explained by an unmutated valid
  * credential in `headers` (lower-case keys); otherwise why not.
@@ -219,7 +244,7 @@ export function unexplainedAllow(creds: KnownCredentials, cookieName: string, wh
   }
   if (who.via === 'session') {
     const tokens = sessionTokensIn(headers.cookie, cookieName);
-    const ok = creds.validSessions.some((s) => isWho(who, s) && tokens.some((t) => sameJwt(t, s.token)));
+    const ok = sessionsOf(creds).some((s) => isWho(who, s) && tokens.some((t) => sameJwt(t, s.token)));
     return ok ? undefined : `session allow for ${who.subject ?? who.name} without its session cookie`;
   }
   return `allow via unknown authenticator ${JSON.stringify(who.via)}`;
@@ -242,7 +267,7 @@ export function unexplainedAllowInBytes(creds: KnownCredentials, who: AllowedWho
     return present ? undefined : `basic allow for ${who.name} with no valid password in the frame`;
   }
   if (who.via === 'session') {
-    const present = creds.validSessions.some((s) => isWho(who, s) &&
+    const present = sessionsOf(creds).some((s) => isWho(who, s) &&
       s.cookie.split('; ').every((pair) => text.includes(pair.slice(pair.indexOf('=') + 1))));
     return present ? undefined : `session allow for ${who.name} with no valid session cookie in the frame`;
   }

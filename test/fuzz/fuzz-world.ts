@@ -110,7 +110,8 @@ export async function createFuzzWorld(): Promise<FuzzWorld> {
 
     const config = await loadConfigFile(configPath);
     // Keys first: the JWKS fetched at warm-up must already hold them (a refetch waits out a cooldown).
-    const credentials = await mintCredentials({ config, issuer, forger, provider: FUZZ_PROVIDER });
+    const passwordHashes = new Map(users.map((u) => [u.username, u['password-hash']] as const));
+    const credentials = await mintCredentials({ config, issuer, forger, provider: FUZZ_PROVIDER, passwordHashes });
     const logger = createLogger('silent');
     services = createEngineServices(config, logger);
     await services.warmUp();

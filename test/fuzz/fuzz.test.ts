@@ -65,7 +65,7 @@ describe('fuzz: decide() and the gRPC door', { timeout: 240_000 }, () => {
 
   // Found by this fuzz: a cookie header that we rewrite (our own cookies removed) kept the client's NUL/CR/LF.
   test('regression: control characters in a passed-through cookie never reach the upstream Cookie header', async () => {
-    const session = world.credentials.validSessions[0]!;
+    const session = world.credentials.spareSession;
     for (const junk of ['\u0000', '\r\nx-injected: 1', '\u001d']) {
       const d = await checkRequestCase(h, {
         method: 'GET', path: '/ui/main', host: 'kestra.example.com', scheme: 'https', shape: 'envoy', body: '',
