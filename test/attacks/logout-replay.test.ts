@@ -14,11 +14,11 @@ import { headersOf } from '../helpers/grpc-client.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { pollUntil } from '../helpers/poll.js';
 import {
-  BROWSER, CLIENT, EXTERNAL, SHARED_REDIS, cookieHeader, deleteKeys, inspector, login, redisSkipReason,
+  BROWSER, CLIENT, EXTERNAL, SHARED_REDIS, cookieHeader, login, redisSkipReason,
   startPrivateRedis, startReplica, testPrefix, whoAmI, type PrivateRedis, type Replica,
 } from '../sessions-redis/redis-fixture.js';
 import { mintLogoutToken, postLogoutToken } from '../sessions-redis/logout-token-minter.js';
-import { cliOk, errorOf, formLoginOnceSeen, formLogout, refusedSoon, replicaConfig } from './session-end-fixture.js';
+import { cliOk, errorOf, formLoginOnceSeen, formLogout, refusedOnEvery, replicaConfig, stopReplicas } from './session-end-fixture.js';
 
 const skip = await redisSkipReason({ needsRedisServer: true });
 const SECRET = 'session-end-secret-0123456789abcdef-xyz';
@@ -27,14 +27,6 @@ const idpOptions = (name: string) => ({
   clients: [{ ...CLIENT, redirect_uris: [`${EXTERNAL}/oauth/callback/idp-a`], post_logout_redirect_uris: [`${EXTERNAL}/logout`, `${EXTERNAL}/`] }],
   users: { dora: { preferred_username: 'dora', email: 'dora@example.com', groups: ['ops'] } },
 });
-
-async function refusedOnBoth(a: Replica, b: Replica, jar: Map<string, string>, what: string): Promise<void> {
-  for (const replica of [a, b]) {
-    const answer = await refusedSoon(replica, jar);
-    assert.equal(answer.status, 401, `${what}: the old cookie is refused on ${replica.name}: ${JSON.stringify(answer)}`);
-    assert.equal(errorOf(answer), 'session_invalid');
-  }
-}
 
 describe('cookie store with the logout list shared through Redis: two replicas, users file', { skip }, () => {
   const prefix = testPrefix();
@@ -54,15 +46,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     await cliOk(replicaConfig(dir, 'a'), 'create', 'eve', 'eve-password-1');
   });
 
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await idp?.stop();
-    const redis = inspector();
-    await deleteKeys(redis, prefix);
-    redis.disconnect();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopReplicas([a, b], idp, prefix, dir));
 
   test('password-form session: POST /logout on A → the copied cookie is refused on A and on B', async () => {
     const jar = await formLoginOnceSeen(a, 'ops', 'first-password-1');
@@ -75,7 +59,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     assert.ok(out.cleared, 'the browser cookie is cleared');
     const onA = await whoAmI(a, copy);
     assert.equal(onA.status, 401, `refused at once on the replica that logged out: ${JSON.stringify(onA)}`);
-    await refusedOnBoth(a, b, copy, 'logout on A');
+    await refusedOnEvery([a, b], copy, 'logout on A');
   });
 
   test('OIDC session: POST /logout on B → the copied cookies are refused on A and on B', async () => {
@@ -85,7 +69,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     const out = await b.check({ method: 'POST', path: '/logout', headers: { ...BROWSER, origin: EXTERNAL, cookie: cookieHeader(jar) } });
     assert.equal(out.denied_response?.status?.code, 302, JSON.stringify(out));
     assert.ok(headersOf(out.denied_response?.headers, 'set-cookie').some((l) => l.startsWith('JWT=') && /max-age=0/i.test(l)));
-    await refusedOnBoth(a, b, copy, 'OIDC logout on B');
+    await refusedOnEvery([a, b], copy, 'OIDC logout on B');
     // A new login is a new session.
     assert.deepEqual(await whoAmI(a, await login(a, idp, 'dora')), { user: 'dora' });
   });
@@ -94,7 +78,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     const jar = await formLoginOnceSeen(b, 'eve', 'eve-password-1');
     assert.deepEqual(await whoAmI(a, jar), { user: 'eve' });
     await cliOk(replicaConfig(dir, 'a'), 'set-password', 'eve', 'eve-password-2');
-    await refusedOnBoth(a, b, jar, 'set-password');
+    await refusedOnEvery([a, b], jar, 'set-password');
     const fresh = await formLoginOnceSeen(a, 'eve', 'eve-password-2');
     assert.deepEqual(await whoAmI(b, fresh), { user: 'eve' });
   });
@@ -105,7 +89,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     assert.deepEqual(await whoAmI(b, ivy), { user: 'ivy' });
     const res = await postLogoutToken(a.httpPort, 'idp-a', await mintLogoutToken(idp, CLIENT.client_id, { claims: { sub: 'ivy' } }));
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    await refusedOnBoth(a, b, ivy, 'back-channel logout on A');
+    await refusedOnEvery([a, b], ivy, 'back-channel logout on A');
     assert.deepEqual(await whoAmI(b, jon), { user: 'jon' }, 'another user\'s session is untouched');
   });
 
@@ -113,7 +97,7 @@ describe('cookie store with the logout list shared through Redis: two replicas, 
     await cliOk(replicaConfig(dir, 'a'), 'create', 'tmp', 'tmp-password-1');
     const jar = await formLoginOnceSeen(b, 'tmp', 'tmp-password-1');
     await cliOk(replicaConfig(dir, 'b'), 'delete', 'tmp');
-    await refusedOnBoth(a, b, jar, 'delete');
+    await refusedOnEvery([a, b], jar, 'delete');
   });
 });
 

@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pollUntil } from '../helpers/poll.js';
-import { BROWSER, EXTERNAL, cookieHeader, merge, whoAmI, type Jar, type Replica } from '../sessions-redis/redis-fixture.js';
+import { rm } from 'node:fs/promises';
+import type { OidcIdp } from '../helpers/oidc-idp.js';
+import { BROWSER, EXTERNAL, cookieHeader, deleteKeys, inspector, merge, whoAmI, type Jar, type Replica } from '../sessions-redis/redis-fixture.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 
@@ -83,4 +85,23 @@ export function errorOf(answer: { body?: string }): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Each replica, within refusedSoon's bound, answers the old cookies 401 `session_invalid`. */
+export async function refusedOnEvery(replicas: readonly Replica[], jar: Jar, what: string): Promise<void> {
+  for (const replica of replicas) {
+    const answer = await refusedSoon(replica, jar);
+    assert.equal(answer.status, 401, `${what}: the old cookie is refused on ${replica.name}: ${JSON.stringify(answer)}`);
+    assert.equal(errorOf(answer), 'session_invalid');
+  }
+}
+
+/** Stops the replicas and the IdP, deletes the shared Redis keys under `prefix`, removes `dir`. */
+export async function stopReplicas(replicas: readonly (Replica | undefined)[], idp: OidcIdp | undefined, prefix: string, dir: string | undefined): Promise<void> {
+  for (const replica of replicas) await replica?.stop();
+  await idp?.stop();
+  const redis = inspector();
+  await deleteKeys(redis, prefix);
+  redis.disconnect();
+  if (dir) await rm(dir, { recursive: true, force: true });
 }
