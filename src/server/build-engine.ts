@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../authn/authenticator.js';
 import { BasicAuthenticator } from '../authn/basic-auth.js';
+import type { GivenIdentities } from '../authn/given-identity.js';
 import { createBearerAuthenticator } from '../authn/bearer-jwt.js';
 import type { JwksCache } from '../authn/jwks-cache.js';
 import { reuseJwksCaches, startJwksCaches } from '../authn/jwks-caches.js';
@@ -86,8 +87,22 @@ export function createEngineServices(config: Config, logger: Logger): EngineServ
   return services;
 }
 
+export interface BuildEngineOptions {
+  /**
+   * Identities given beside requests, asked first (given-identity.ts): policy
+   * tests, replay and shadow evaluation. Absent when serving: then the chain
+   * is exactly session → Bearer → Basic.
+   */
+  readonly givenIdentities?: GivenIdentities;
+}
+
 /** `jwks` defaults to the services' caches; a reload passes the set built for the new config. */
-export function buildEngine(config: Config, services: EngineServices, jwks: ReadonlyMap<string, JwksCache> = services.jwks): Engine {
+export function buildEngine(
+  config: Config,
+  services: EngineServices,
+  jwks: ReadonlyMap<string, JwksCache> = services.jwks,
+  options: BuildEngineOptions = {},
+): Engine {
   // Sessions store (issue 4A): Redis session codecs in the login flow, back-channel logout, the matching session authenticator.
   const store = services.sessionsStore;
   const sessionCodecs = store ? sessionCodecsFor(config, store) : undefined;
@@ -102,7 +117,8 @@ export function buildEngine(config: Config, services: EngineServices, jwks: Read
   const login = createLoginFlow(config, loginDeps);
   const sessions = store ? withSessionsStore(store, login, createFlowContext(config, loginDeps), sessionCodecs) : login;
   // Chain order: session cookie → Bearer JWT → Basic; the first whose credential is present decides.
-  const authenticators: Authenticator[] = [sessions.sessionAuthenticator];
+  const authenticators: Authenticator[] = options.givenIdentities ? [options.givenIdentities] : [];
+  authenticators.push(sessions.sessionAuthenticator);
   const bearer = createBearerAuthenticator(config, jwks);
   if (bearer) authenticators.push(bearer);
   authenticators.push(new BasicAuthenticator({
