@@ -25,7 +25,15 @@ const MAX_DEPTH = 64;
 // Values visited, aliases counted each time they expand: bounds the work a small hostile file can cause.
 const MAX_VALUES = 100_000;
 
-export function parseYamlTree(text: string, env: NodeJS.ProcessEnv): ConfigTree {
+/** For other YAML files read with the config's rules (policy test cases). */
+export interface YamlTreeOptions {
+  /** Maps whose keys are data (header and claim names): spelling kept; default isDataKeyedMap (the config's). */
+  readonly dataKeyedMap?: (path: readonly (string | number)[]) => boolean;
+  /** Keep `key: null` in maps as null instead of dropping it (default false: null means "not set"). */
+  readonly keepNulls?: boolean;
+}
+
+export function parseYamlTree(text: string, env: NodeJS.ProcessEnv, options: YamlTreeOptions = {}): ConfigTree {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const positions = new SourcePositions();
@@ -45,9 +53,14 @@ export function parseYamlTree(text: string, env: NodeJS.ProcessEnv): ConfigTree 
     warnings.push(`YAML${line ? ` line ${line}` : ''}: ${warning.message}`);
   }
 
-  const walker = new TreeWalker(doc, env, positions, problems, lineAt);
+  const walker = new TreeWalker(doc, env, positions, problems, lineAt, options.dataKeyedMap ?? isDataKeyedMap, options.keepNulls === true);
   const value = doc.contents ? walker.convert(doc.contents as Node, [], '') : undefined;
   return { value, positions, problems, warnings };
+}
+
+/** `key:` or `key: null` / `~` — not a value dropped for another reason (an alias cap, a tag). */
+function isNullValue(node: Node | null): boolean {
+  return node == null || (isScalar(node) && node.value === null);
 }
 
 class TreeWalker {
@@ -60,6 +73,8 @@ class TreeWalker {
     private readonly positions: SourcePositions,
     private readonly problems: ConfigProblem[],
     private readonly lineAt: (offset: number | undefined) => number | undefined,
+    private readonly dataKeyed: (path: readonly (string | number)[]) => boolean,
+    private readonly keepNulls: boolean,
   ) {}
 
   /** Returns undefined for YAML null (an unset value). */
@@ -109,7 +124,7 @@ class TreeWalker {
   ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const spelledAs = new Map<string, string>();
-    const keepSpelling = isDataKeyedMap(path);
+    const keepSpelling = this.dataKeyed(path);
     for (const pair of pairs) {
       const keyNode = pair.key as Node | null;
       const keyLine = this.lineAt(keyNode?.range?.[0]) ?? line;
@@ -131,9 +146,9 @@ class TreeWalker {
       if (keyLine !== undefined) this.positions.record(keyPath, keyLine, keyWritten);
       const valueNode = pair.value as Node | null;
       const value = valueNode == null ? undefined : this.convert(valueNode, keyPath, keyWritten, depth + 1);
-      if (value === undefined) continue;
+      if (value === undefined && !(this.keepNulls && isNullValue(valueNode))) continue;
       // defineProperty: a key spelled `__proto__` stays a plain (unknown) key.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, { value: value ?? null, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
