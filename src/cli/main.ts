@@ -7,6 +7,7 @@ import { runConfigCheck } from './config-check-command.js';
 import { runConfigReference } from './config-reference-command.js';
 import { runExplain } from './explain-command.js';
 import { runServe } from './serve-command.js';
+import { runTestCommand } from './test-command.js';
 import { runUsersCli } from './users-cli.js';
 
 export interface CliIo {
@@ -30,6 +31,7 @@ Usage:
   kestra-authz auths users list | delete U | set-password U [P]
   kestra-authz explain --method GET --path /api/v1/main/flows/prod/hello [--host H]
                        [--header 'authorization: Bearer …']... [--cookie 'JWT=…']
+  kestra-authz test CASES.yaml... [--config FILE] [--junit OUT.xml] [--coverage]
   kestra-authz help | version
 
 The config file comes from --config, else $KESTRA_AUTHZ_CONFIG, else an embedded
@@ -52,6 +54,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return 2;
       case 'explain':
         return await runExplain(rest, io);
+      case 'test':
+        return await runTestCommand(rest, io);
       case 'version':
       case '--version':
         io.stdout(await version());
