@@ -141,6 +141,17 @@ describe('kestra-authz test (CLI process)', () => {
     assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
   });
 
+  test("the README's example suite passes against the demo config", async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('# policy-tests/prod.yaml\n');
+    assert.ok(start > 0, 'the README has the example suite');
+    const example = join(dir, 'readme-example.yaml');
+    await writeFile(example, readme.slice(start, readme.indexOf('```', start)));
+    const r = await run([example, '--config', join(dir, 'demo-config.yaml')]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^4 passed, 0 failed$/m);
+  });
+
   test('a passing suite: one ok line per case, the summary, exit 0; its config: key is used', async () => {
     const r = await run([join(dir, 'passing.yaml')]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
