@@ -31,8 +31,6 @@ export interface CaseResult {
   readonly ruleId: string;
 }
 
-const MISSING_PREFIX = 'missing permission ';
-
 function shown(value: string | number | null | undefined): string {
   if (value === undefined || value === null) return '(absent)';
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
@@ -50,10 +48,25 @@ function upstreamHeader(decision: Decision, req: AuthRequest | undefined, name: 
   return req?.headers[name];
 }
 
-/** The text after "missing permission " in a 403 for lack of a permission (e.g. `FLOW:DELETE in namespace a.b`). */
+/**
+ * The permission a 403 names as missing, from the fields of its JSON body
+ * (`permission`, `namespace`: what the client is told): `FLOW:DELETE in
+ * namespace company.other`, or `FLOW:DELETE` when no namespace is named.
+ */
 function missingPermission(decision: Decision): string | undefined {
-  if (decision.reason !== 'permission_denied' || !decision.message.startsWith(MISSING_PREFIX)) return undefined;
-  return decision.message.slice(MISSING_PREFIX.length);
+  if (decision.reason !== 'permission_denied') return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(decision.body);
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== 'object') return undefined;
+  const { permission, namespace } = doc as { permission?: unknown; namespace?: unknown };
+  if (typeof permission !== 'string') return undefined;
+  // The rule's label: `FLOW:READ`, or `FLOW:READ (namespaces from the query)` and the like.
+  const bare = permission.split(' ', 1)[0]!;
+  return typeof namespace === 'string' ? `${bare} in namespace ${namespace}` : bare;
 }
 
 export function compareDecision(c: LoadedCase, decision: Decision, req: AuthRequest | undefined): Mismatch[] {
