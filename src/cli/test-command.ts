@@ -68,6 +68,18 @@ async function plan(files: readonly string[], flagConfig: string | undefined, io
   return bad ? undefined : planned;
 }
 
+/** False (and said why) when the report cannot be written: CI would otherwise read a stale or missing file as the result. */
+async function writeJunit(path: string, suites: readonly SuiteResult[], io: CliIo): Promise<boolean> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, junitXml(suites));
+    return true;
+  } catch (err) {
+    io.stderr(`cannot write the JUnit report ${path} (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    return false;
+  }
+}
+
 export async function runTestCommand(args: string[], io: CliIo): Promise<number> {
   const { flags, positionals } = parseArgs(args, FLAGS);
   if (positionals.length === 0) throw new AuthzError('ERR_CLI_USAGE', 'test: name at least one policy test file (kestra-authz test CASES.yaml…)');
@@ -86,7 +98,7 @@ export async function runTestCommand(args: string[], io: CliIo): Promise<number>
       // A config the loader took but the engine cannot be built from is a bad config too.
       if (!(err instanceof AuthzError)) throw err;
       io.stderr(`config for ${p.cases.file}: ${err.message}`);
-      io.stderr('policy tests not run: fix the problems above');
+      io.stderr('policy tests stopped: fix the problems above');
       return 2;
     }
     const suite: SuiteResult = { file: p.cases.file, configSource: p.configSource, results };
@@ -103,11 +115,8 @@ export async function runTestCommand(args: string[], io: CliIo): Promise<number>
     });
     for (const [source, { config, matched }] of byConfig) io.stdout(coverageLines(source, ruleCoverage(config, matched)).join('\n'));
   }
-  if (flags.junit !== undefined) {
-    await mkdir(dirname(flags.junit), { recursive: true });
-    await writeFile(flags.junit, junitXml(suites));
-  }
   const { passed, failed } = counts(suites);
+  if (flags.junit !== undefined && !(await writeJunit(flags.junit, suites, io))) return 2;
   io.stdout(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }

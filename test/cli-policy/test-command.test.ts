@@ -229,7 +229,7 @@ describe('kestra-authz test (CLI process)', () => {
     assert.doesNotMatch(r.stdout, /passed/, 'no case runs, and no summary line is printed');
   });
 
-  test('a bad config or a missing file: exit 2, the problems listed; no file at all is a usage error', async () => {
+  test('a bad config, a missing file or an unwritable report: exit 2, the problems listed; no file at all is a usage error', async () => {
     const badConfig = join(dir, 'bad-config.yaml');
     await writeFile(badConfig, 'authz:\n  default: maybe\n  no-such-key: 1\n');
     const r = await run([join(dir, 'passing.yaml'), '--config', badConfig]);
@@ -239,6 +239,10 @@ describe('kestra-authz test (CLI process)', () => {
     const missing = await run([join(dir, 'no-such-file.yaml')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read policy test file .*no-such-file\.yaml \(ENOENT\)/);
+    const unwritable = await run([join(dir, 'passing.yaml'), '--junit', join(dir, 'passing.yaml', 'report.xml')]);
+    assert.equal(unwritable.code, 2, 'a report CI cannot read is not a pass');
+    assert.match(unwritable.stderr, /cannot write the JUnit report .*report\.xml \(E[A-Z]+\)/);
+    assert.doesNotMatch(unwritable.stdout, /passed/);
     const none = await run([]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /name at least one policy test file/);
