@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_SESSIONS_STORE'
   | 'ERR_JWKS_FETCH'
   | 'ERR_JWKS_INVALID'
-  | 'ERR_CLI_USAGE';
+  | 'ERR_CLI_USAGE'
+  | 'ERR_AUDIT_LOG';
 
 export class AuthzError extends Error {
   readonly code: ErrorCode;
