@@ -20,8 +20,14 @@ const STDOUT_RETRY_MS = 10;
 const STDOUT_FD = 1;
 /** How long close() waits for a stuck output before giving up on what is queued. */
 const CLOSE_TIMEOUT_MS = 5_000;
-/** One write carries at most this many bytes (then the next batch). */
+/** One write to a file carries at most this many bytes (then the next batch). */
 const MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * On stdout (usually a pipe shared with the service's own log lines) a
+ * write is kept within PIPE_BUF, which POSIX makes atomic: a log line is
+ * never spliced into the middle of an audit line. A longer line goes alone.
+ */
+const PIPE_BUF = 4096;
 
 export type AuditWriterOptions = Pick<AuditConfig, 'output' | 'maxSizeBytes' | 'maxFiles' | 'bufferLines'>;
 
@@ -130,13 +136,14 @@ export class AuditWriter {
     return this.#options.output;
   }
 
-  /** Lines from the head of the queue, up to MAX_BATCH_BYTES (at least one). */
+  /** Lines from the head of the queue, up to the batch limit (at least one). */
   #takeBatch(): string[] {
+    const limit = this.#options.output === 'stdout' ? PIPE_BUF : MAX_BATCH_BYTES;
     let bytes = 0;
     let n = 0;
     while (n < this.#queue.length) {
       const size = Buffer.byteLength(this.#queue[n]!);
-      if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
+      if (n > 0 && bytes + size > limit) break;
       bytes += size;
       n++;
     }
