@@ -3,6 +3,7 @@
  * process exit code; never calls process.exit itself (tests call main()).
  */
 import { AuthzError, ConfigError } from '../core/errors.js';
+import { runAuditReplay } from './audit-replay-command.js';
 import { runConfigCheck } from './config-check-command.js';
 import { runConfigReference } from './config-reference-command.js';
 import { runExplain } from './explain-command.js';
@@ -32,6 +33,7 @@ Usage:
   kestra-authz explain --method GET --path /api/v1/main/flows/prod/hello [--host H]
                        [--header 'authorization: Bearer …']... [--cookie 'JWT=…']
   kestra-authz test CASES.yaml... [--config FILE] [--junit OUT.xml] [--coverage]
+  kestra-authz audit replay LOG... --config NEW
   kestra-authz help | version
 
 The config file comes from --config, else $KESTRA_AUTHZ_CONFIG, else an embedded
@@ -56,6 +58,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return await runExplain(rest, io);
       case 'test':
         return await runTestCommand(rest, io);
+      case 'audit':
+        if (rest[0] === 'replay') return await runAuditReplay(rest.slice(1), io);
+        io.stderr(`unknown audit subcommand "${rest[0] ?? ''}" (expected: audit replay LOG… --config NEW)`);
+        return 2;
       case 'version':
       case '--version':
         io.stdout(await version());

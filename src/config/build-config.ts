@@ -130,6 +130,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
     log: { level: authz.log?.level ?? DEFAULTS.logLevel },
     tracing: buildTracing(authz),
+    audit: buildAudit(authz, ctx.baseDir),
     warnings: ctx.warnings,
   };
 }
@@ -227,6 +228,20 @@ function buildTracing(authz: Authz): Config['tracing'] {
     serviceName: tracing?.['service-name'],
     resourceAttributes: tracing?.['resource-attributes'] ?? {},
     includeUser: tracing?.['include-user'] ?? false,
+  };
+}
+
+function buildAudit(authz: Authz, baseDir: string): Config['audit'] {
+  const audit = authz.audit;
+  const output = audit?.output ?? DEFAULTS.audit.output;
+  return {
+    enabled: audit?.enabled ?? false,
+    output: output === 'stdout' ? output : resolve(baseDir, output),
+    maxSizeBytes: audit?.['max-size'] ?? DEFAULTS.audit.maxSizeBytes,
+    maxFiles: audit?.['max-files'] ?? DEFAULTS.audit.maxFiles,
+    sampleAllows: audit?.['sample-allows'] ?? DEFAULTS.audit.sampleAllows,
+    sampleDenies: audit?.['sample-denies'] ?? DEFAULTS.audit.sampleDenies,
+    bufferLines: audit?.['buffer-lines'] ?? DEFAULTS.audit.bufferLines,
   };
 }
 

@@ -65,6 +65,17 @@ export const DEFAULTS = {
     samplerRatio: 1,
     serviceName: 'kestra-authz',
   },
+  audit: {
+    output: 'stdout',
+    // 100 MB × 5 files: ~0.5 GB on disk, several days of denials on a busy replica.
+    maxSizeBytes: 100_000_000,
+    maxFiles: 5,
+    // Allows are the bulk of the traffic; one in a hundred shows the shape of it. Denials are all kept.
+    sampleAllows: 0.01,
+    sampleDenies: 1,
+    // ~0.5 KB a line: ~5 MB held at most while the output is slow.
+    bufferLines: 10_000,
+  },
 } as const;
 
 /** Default token prefix for a `from: {header}` entry without one. */

@@ -219,4 +219,11 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.tracing.service-name': { text: 'Resource `service.name`.', defaultNote: `\`resource-attributes.service.name\`, \`OTEL_SERVICE_NAME\`, else \`${DEFAULTS.tracing.serviceName}\`` },
   'authz.tracing.resource-attributes': { text: 'Extra resource attributes; merged over `OTEL_RESOURCE_ATTRIBUTES`.', default: '{}' },
   'authz.tracing.include-user': { text: 'Adds `user.name` to spans (personal data).', default: 'false' },
+  'authz.audit.enabled': { text: 'The decision audit log: one JSON line per logged decision (see [Audit log](#audit-log)); needs a restart to change.', default: 'false' },
+  'authz.audit.output': { text: '`stdout`, or a file path (relative to the config file), rotated by size.', default: DEFAULTS.audit.output },
+  'authz.audit.max-size': { text: 'The file is rotated (`file` → `file.1` → …) before a line would take it past this size: `100MB`, `512KiB`, bytes.', default: '100MB' },
+  'authz.audit.max-files': { text: 'Files kept, the live one included; the oldest is deleted.', default: String(DEFAULTS.audit.maxFiles) },
+  'authz.audit.sample-allows': { text: 'Share of allows written, 0…1.', default: String(DEFAULTS.audit.sampleAllows) },
+  'authz.audit.sample-denies': { text: 'Share of denials (401/403/302/5xx) written, 0…1.', default: String(DEFAULTS.audit.sampleDenies) },
+  'authz.audit.buffer-lines': { text: 'Lines held while the output is slow; past that a line is dropped and counted (`kestra_authz_audit_dropped_total`), never waited for.', default: String(DEFAULTS.audit.bufferLines) },
 };

@@ -12,6 +12,7 @@ import * as f from './schema-fields.js';
 import { algorithms, permissionMap, permissionRequirement, providerName } from './permission-fields.js';
 import { parseCidr } from '../authn/source-address.js';
 import { tracingSection } from './tracing-fields.js';
+import { auditSection } from './audit-fields.js';
 import { FORWARD_AUTH_TRUSTS } from './types.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
@@ -139,6 +140,7 @@ const authz = z.strictObject({
     .optional(),
   log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
   tracing: tracingSection.optional(),
+  audit: auditSection.optional(),
 });
 
 const defaultRole = z.object({

@@ -145,6 +145,24 @@ export interface TracingConfig {
   readonly includeUser: boolean;
 }
 
+/** `authz.audit`: one JSON line per logged decision (audit/audit-log.ts). */
+export interface AuditConfig {
+  /** Default false: the decision path pays one `if`. */
+  readonly enabled: boolean;
+  /** 'stdout', or an absolute file path (resolved against the config file's folder). */
+  readonly output: string;
+  /** A file is rotated (file → file.1 → …) before a line would take it past this many bytes. */
+  readonly maxSizeBytes: number;
+  /** Files kept, the live one included. */
+  readonly maxFiles: number;
+  /** Share of allows written (0…1). */
+  readonly sampleAllows: number;
+  /** Share of denials written (0…1). */
+  readonly sampleDenies: number;
+  /** Lines held while the output is slow; a line past this is dropped and counted. */
+  readonly bufferLines: number;
+}
+
 export type SessionsStoreConfig =
   /** `revocations`: logouts shared by every replica through Redis; absent = kept in each process. */
   | { readonly store: 'cookie'; readonly revocations?: { readonly url: string; readonly prefix: string } }
@@ -240,6 +258,7 @@ export interface Config {
   readonly tokenCacheSize: number;
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly tracing: TracingConfig;
+  readonly audit: AuditConfig;
   /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */
   readonly warnings: readonly string[];
 }

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_JWKS_INVALID'
   | 'ERR_CLI_USAGE'
   | 'ERR_CASES_READ'
-  | 'ERR_CASES_INVALID';
+  | 'ERR_CASES_INVALID'
+  | 'ERR_AUDIT_LOG';
 
 export class AuthzError extends Error {
   readonly code: ErrorCode;

@@ -122,3 +122,13 @@ export const buildInfo = new client.Gauge({
   labelNames: ['version', 'node'] as const,
   registers: [registry],
 });
+
+export const auditDroppedTotal = new client.Counter({
+  name: `${P}audit_dropped_total`,
+  help: 'Audit log lines not written, by reason (buffer_full: the output was too slow; write_error: the file could not be written).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+// Both series exist from the start (0), so a dashboard and an alert see them before the first drop.
+auditDroppedTotal.labels('buffer_full').inc(0);
+auditDroppedTotal.labels('write_error').inc(0);

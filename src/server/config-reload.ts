@@ -50,6 +50,8 @@ const RESTART_ONLY: readonly { readonly key: string; readonly of: (c: Config) =>
   { key: 'authz.source-lockout', of: (c) => c.sourceLockout },
   // The exporter and its batch queue are built once at start (observability/tracing.ts).
   { key: 'authz.tracing', of: (c) => c.tracing },
+  // The writer (file, rotation, buffer) is opened once at start (audit/audit-log.ts).
+  { key: 'authz.audit', of: (c) => c.audit },
 ];
 
 /** Keys (names only, never values: a store URL can hold a password) whose change needs a restart. */

@@ -6,6 +6,7 @@
  * decision is timed, logged and counted.
  */
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
@@ -22,6 +23,8 @@ export interface Runtime {
   ready: boolean;
   /** Decision spans (authz.tracing); undefined when tracing is off, the default. */
   readonly tracer?: DecisionTracer;
+  /** The decision audit log (authz.audit); undefined when off, the default. */
+  readonly audit?: AuditLog;
 }
 
 const NS_PER_S = 1e9;
@@ -70,7 +73,7 @@ function failedDecision(runtime: Runtime, req: AuthRequest, err: unknown): Decis
   return errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused');
 }
 
-/** Times, counts, logs and ends the span of one decision. */
+/** Times, counts, logs (and audits) and ends the span of one decision. */
 function finishDecision(
   runtime: Runtime,
   req: AuthRequest,
@@ -83,6 +86,7 @@ function finishDecision(
   decisionDuration.observe(DURATION_LABELS[mode], seconds);
   countDecision(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode);
   logDecision(runtime.logger, req, decision, mode);
+  if (runtime.audit !== undefined) runtime.audit.record(runtime.engine.config, req, decision, mode);
   if (runtime.tracer !== undefined) runtime.tracer.endDecision(span, req, decision);
   return decision;
 }

@@ -3,6 +3,7 @@
  * Everything the core needs from the outside is created here and passed in.
  */
 import type { Logger } from 'pino';
+import { checkAuditOutput, createAuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/types.js';
 import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
@@ -33,6 +34,7 @@ export interface StartOptions {
 export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
   const logger = options.logger ?? createLogger(config.log.level);
   for (const warning of config.warnings) logger.warn({ source: config.source }, warning);
+  await checkAuditOutput(config.audit, config.source);
 
   // Before anything that needs closing: with tracing off this loads nothing and returns undefined.
   const tracer = await createDecisionTracer(config.tracing, logger, {
@@ -40,7 +42,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
     currentConfig: () => runtime.engine.config,
   });
   const services = createEngineServices(config, logger);
-  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false, tracer };
+  // Off by default: then undefined, and a door pays one check (runtime.ts).
+  const audit = createAuditLog(config.audit, logger);
+  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false, tracer, audit };
   configReloadsTotal.labels('success').inc();
   configLastReloadSuccess.set(Date.now() / 1000);
   buildInfo.labels(options.version ?? 'dev', process.version).set(1);
@@ -71,6 +75,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
     await services.close();
     await tracer?.shutdown();
+    await audit?.close();
     throw err;
   }
   logger.info({
@@ -94,6 +99,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await services.close();
       // The last decisions' spans; bounded by the export timeout when the collector is away.
       await tracer?.shutdown();
+      // The lines of the last decisions.
+      await audit?.close();
       logger.flush?.();
     },
   };
