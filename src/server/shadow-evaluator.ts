@@ -77,6 +77,17 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
   };
 
   let queue: { req: AuthRequest; live: Decision }[] = [];
+  // One child per label set, found without prom-client hashing its labels each time; bounded like the labels.
+  const disagreements = new Map<string, { inc(): void }>();
+  const countDisagreement = (live: string, shadowVerdict: string, rule: string): void => {
+    const key = `${live}\u0000${shadowVerdict}\u0000${rule}`;
+    let child = disagreements.get(key);
+    if (child === undefined) {
+      child = shadowDisagreementsTotal.labels(live, shadowVerdict, rule);
+      disagreements.set(key, child);
+    }
+    child.inc();
+  };
 
   // After the answers of this turn of the event loop went out: one setImmediate per batch.
   const flush = (): void => {
@@ -113,7 +124,7 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
   function disagreed(req: AuthRequest, liveDecision: Decision, shadowDecision: Decision, caller: Identity | null): void {
     const liveVerdict = verdictOf(liveDecision);
     const shadowVerdict = verdictOf(shadowDecision);
-    shadowDisagreementsTotal.labels(liveVerdict, shadowVerdict, shadowDecision.ruleId).inc();
+    countDisagreement(liveVerdict, shadowVerdict, shadowDecision.ruleId);
     if (!logger.isLevelEnabled('info')) return;
     const liveMatch = matchRoute(routes.live, req.method, req.host, req.path);
     const shadowMatch = matchRoute(routes.shadow, req.method, req.host, req.path);
