@@ -93,8 +93,20 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
   const flush = (): void => {
     const batch = queue;
     queue = [];
-    for (const { req, live: decision } of batch) evaluate(req, decision);
+    for (const { req, live: decision } of batch) {
+      // Never an uncaught exception out of a setImmediate: the shadow must not take the service down.
+      try {
+        evaluate(req, decision);
+      } catch (err) {
+        failed(req, err);
+      }
+    }
   };
+
+  function failed(req: AuthRequest, err: unknown): void {
+    outcomes.error.inc();
+    logger.warn({ requestId: req.id, error: err instanceof Error ? err.message : String(err) }, 'shadow evaluation failed');
+  }
 
   function evaluate(req: AuthRequest, liveDecision: Decision): void {
     const caller = shadowCaller(liveDecision);
@@ -109,8 +121,7 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
       if (outcome instanceof Promise) throw new Error('the shadow engine answered asynchronously');
       shadowDecision = outcome;
     } catch (err) {
-      outcomes.error.inc();
-      logger.warn({ requestId: req.id, error: err instanceof Error ? err.message : String(err) }, 'shadow evaluation failed');
+      failed(req, err);
       return;
     }
     if (liveDecision.allow === shadowDecision.allow && liveDecision.status === shadowDecision.status) {

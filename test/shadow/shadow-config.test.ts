@@ -13,6 +13,8 @@ import type { ReasonCode } from '../../src/core/reasons.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createShadowEvaluator, shadowCaller, verdictOf } from '../../src/server/shadow-evaluator.js';
 import { createEngine } from '../../src/core/decide.js';
+import { pino } from 'pino';
+import { metricValue } from '../helpers/metric-value.js';
 
 const YAML = `
 authz:
@@ -81,5 +83,47 @@ describe('what the shadow compares', () => {
   test('verdict labels: allow or the HTTP status', () => {
     assert.equal(verdictOf({ ...decision('permitted'), allow: true, status: 200 }), 'allow');
     assert.equal(verdictOf({ ...decision('rule_deny'), allow: false, status: 403 }), '403');
+  });
+});
+
+describe('a failing shadow evaluation', () => {
+  test('is counted as error and logged; the rest of the batch goes on; nothing throws out of the event loop', async () => {
+    const config = parseConfig(`
+authz:
+  rules:
+    - id: closing-docs
+      match: { path: /docs/** }
+      allow: deny
+      shadow: true
+    - id: open-docs
+      match: { path: /docs/** }
+      allow: public
+`, 'inline.yaml');
+    // A real pino logger whose info lines fail: each disagreement's log line throws inside the deferred batch.
+    const warnings: string[] = [];
+    const logger = pino({
+      level: 'info',
+      hooks: {
+        logMethod(args, method, level) {
+          if (level === 30) throw new Error('log sink broken');
+          warnings.push(String(args.at(-1)));
+          return method.apply(this, args);
+        },
+      },
+    }, { write() {} });
+    const evaluator = createShadowEvaluator(config, { logger });
+    assert.ok(evaluator);
+    const live = createEngine(config, { authenticators: [] });
+    const before = await metricValue('kestra_authz_shadow_evaluations_total', { outcome: 'error' });
+    for (const path of ['/docs/a', '/docs/b']) {
+      const req = createAuthRequest({ method: 'GET', path, headers: {} });
+      assert.ok(req);
+      const decision = live.decide(req) as Decision;
+      assert.equal(decision.reason, 'public');
+      evaluator.observe(req, decision);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await metricValue('kestra_authz_shadow_evaluations_total', { outcome: 'error' }) - before, 2);
+    assert.deepEqual(warnings, ['shadow evaluation failed', 'shadow evaluation failed']);
   });
 });
