@@ -1,6 +1,7 @@
 /**
  * `kestra-authz config check`: validate, list warnings (ignored Kestra keys,
- * rules that can never match), print the resolved config with secrets masked.
+ * rules that can never match, in the shadow policy too), print the resolved
+ * config with secrets masked.
  * Exit 0 when valid, 1 with every problem listed otherwise.
  */
 import { stringify } from 'yaml';
@@ -16,9 +17,20 @@ export async function runConfigCheck(args: string[], io: CliIo): Promise<number>
     return 2;
   }
   const config = await loadCliConfig(path);
-  const warnings = [...config.warnings, ...findShadowedRules(config.rules)];
+  const shadow = config.shadow;
+  const warnings = [
+    ...config.warnings,
+    ...findShadowedRules(config.rules),
+    ...(shadow ? findShadowedRules(shadow.policy.rules).map((w) => `shadow policy: ${w}`) : []),
+  ];
   for (const w of warnings) io.stderr(`warning: ${w}`);
   io.stdout(`# ${config.source}: valid${warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}`);
-  io.stdout(stringify(maskConfig(config)));
+  if (shadow) {
+    const rules = shadow.ruleIds.length ? `shadow rules ${shadow.ruleIds.join(', ')}` : 'no shadow rules';
+    io.stdout(`# shadow policy: ${shadow.file ?? 'this file'} (valid), ${rules}`);
+  }
+  // The shadow policy as its file and rules: the rest of it is a whole second config.
+  const masked = maskConfig({ ...config, shadow: undefined }) as Record<string, unknown>;
+  io.stdout(stringify(shadow ? { ...masked, shadow: { file: shadow.file, ruleIds: shadow.ruleIds, rules: shadow.policy.rules } } : masked));
   return 0;
 }

@@ -2,6 +2,8 @@
  * `kestra-authz serve`: start the doors and run until SIGINT/SIGTERM.
  * When serving from a file, SIGHUP and changes to that file reload it (a bad
  * file is rejected and the running config stays; see server/config-reload.ts).
+ * So do changes to the shadow policy file (`authz.shadow`) of the config
+ * serving: the watch follows it when a reload names another one.
  */
 import { readFile } from 'node:fs/promises';
 import { resolveConfigPath } from '../config/load-config.js';
@@ -36,13 +38,23 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const logger = service.runtime.logger;
 
   let watcher: ConfigWatcher | undefined;
+  let shadowWatch: { readonly file: string; readonly watcher: ConfigWatcher } | undefined;
   if (configPath !== undefined) {
     const reloader = createConfigReloader({ path: configPath, runtime: service.runtime, services: service.services, logger });
+    /** Watches the shadow file of the config now serving (none, the same, or another after a reload). */
+    const followShadow = (): void => {
+      const file = service.runtime.engine.config.shadow?.file;
+      if (file === shadowWatch?.file) return;
+      shadowWatch?.watcher.close();
+      shadowWatch = file === undefined ? undefined : { file, watcher: watchConfigFile(file, reload, { logger }) };
+    };
+    const reload = (): void => { void reloader.reload().then(followShadow); };
     onHangup = () => {
       logger.info({ signal: 'SIGHUP', source: configPath }, 'reloading config');
-      void reloader.reload();
+      reload();
     };
-    watcher = watchConfigFile(configPath, () => { void reloader.reload(); }, { logger });
+    watcher = watchConfigFile(configPath, reload, { logger });
+    followShadow();
   } else {
     onHangup = () => logger.info({ signal: 'SIGHUP' }, 'serving the embedded default config: nothing to reload');
   }
@@ -64,6 +76,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     process.exit(0);
   }, 5_000).unref();
   watcher?.close();
+  shadowWatch?.watcher.close();
   await service.close();
   return 0;
 }

@@ -120,6 +120,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
         allow: r.allow,
         require: r.require,
         ...(r['namespace-from'] === undefined ? {} : { namespaceFrom: r['namespace-from'] }),
+        ...(r.shadow === true ? { shadow: true as const } : {}),
         line: ctx.positions.lineOf(['authz', 'rules', i]),
       }),
     ),

@@ -187,6 +187,8 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.rules[].allow': { text: 'Give `allow` or `require`.' },
   'authz.rules[].require': { text: 'Permission needed in the captured namespace/tenant: `FLOW:READ`, `FLOW:READ|UPDATE`, `FLOW:*`.' },
   'authz.rules[].namespace-from': { text: '`query`: a search endpoint; its namespaces come from the query (`namespace=`, `filters[namespace][EQUALS|PREFIX|IN]=`), each must be granted, and without such a filter only a grant not limited to a namespace allows it. Only with `require`.', defaultNote: 'the `{namespace}` captured from the path' },
+  'authz.rules[].shadow': { text: '`true`: a shadow rule (README "Shadow rules"): the live policy ignores it; the shadow policy has it in force, in place (or before the shadow file\'s rules when `authz.shadow` is set).', default: 'false' },
+  'authz.shadow': { text: 'Shadow policy file (README "Shadow rules"): a whole config, relative to this one, decided beside the live policy on every request without affecting the answer; disagreements are counted and logged. Reloaded with this file, and watched like it. Only its policy is used (rules, kestra-rules, default, roles, bindings, default role); its other keys are validated, not used.', defaultNote: 'no shadow policy' },
   'authz.kestra-rules': { text: 'The built-in rules for Kestra\'s API and UI (`src/authz/kestra-api-rules.ts`).', default: String(DEFAULTS.kestraRules) },
   'authz.default': { text: 'What a request no rule matches needs.', default: DEFAULTS.default },
   'authz.user-claims': { text: 'Claims tried in order for an identity\'s name (bindings\' `user`, `x-kestra-user`); else `sub`.', default: list(DEFAULTS.userClaims) },

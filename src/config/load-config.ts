@@ -11,6 +11,7 @@ import type { Config } from './types.js';
 import { buildConfig } from './build-config.js';
 import { crossCheck } from './cross-checks.js';
 import { deepFreeze } from './deep-freeze.js';
+import { composeShadow, shadowOfShadowProblems } from './shadow-config.js';
 import { issueMessage, problemsFromIssues } from './issue-problems.js';
 import { isPlainMap, selectUsedKeys } from './kestra-keys.js';
 import { configSchema } from './schema.js';
@@ -50,6 +51,7 @@ export function parseConfig(
   source: string,
   env: NodeJS.ProcessEnv = process.env,
   baseDir: string = process.cwd(),
+  options: { readonly asShadow?: boolean } = {},
 ): Config {
   const tree = parseYamlTree(text, env);
   if (tree.value === undefined && tree.problems.length) throw new ConfigError(source, tree.problems);
@@ -73,7 +75,18 @@ export function parseConfig(
     positions: tree.positions,
     warnings: [...tree.warnings, ...warnings],
   });
-  return deepFreeze(config);
+  const shadowFile = parsed.data.authz?.shadow;
+  if (options.asShadow) {
+    const nested = shadowOfShadowProblems(config, shadowFile, tree.positions);
+    if (nested.length) throw new ConfigError(source, nested);
+    return deepFreeze(config);
+  }
+  return deepFreeze(composeShadow(config, {
+    file: shadowFile,
+    line: tree.positions.lineOf(['authz', 'shadow']),
+    baseDir,
+    parse: (shadowText, shadowSource, shadowDir) => parseConfig(shadowText, shadowSource, env, shadowDir, { asShadow: true }),
+  }));
 }
 
 /**

@@ -49,6 +49,7 @@ const rule = z.strictObject({
   allow: f.oneOf(RULE_ALLOW).optional(),
   require: permissionRequirement.optional(),
   'namespace-from': f.oneOf(['query'] as const).optional(),
+  shadow: f.bool.optional(),
 });
 
 const tokenSource = z.strictObject({
@@ -115,6 +116,7 @@ const authz = z.strictObject({
   roles: z.array(role).optional(),
   bindings: z.array(binding).optional(),
   rules: z.array(rule).optional(),
+  shadow: f.text.optional(),
   'kestra-rules': f.bool.optional(),
   default: f.oneOf(RULE_ALLOW).optional(),
   'user-claims': f.textList.optional(),

@@ -66,7 +66,26 @@ export interface RuleConfig {
    * only a grant not limited to a namespace). Only with `require`.
    */
   readonly namespaceFrom?: 'query';
+  /**
+   * `shadow: true`: evaluated only by the shadow policy (src/config/shadow-config.ts).
+   * Only while loading: the live `Config.rules` never holds such a rule.
+   */
+  readonly shadow?: true;
   readonly line?: number;
+}
+
+/**
+ * `authz.shadow` and `authz.rules[].shadow` (src/server/shadow-evaluator.ts):
+ * a second policy decided beside the live one on every request, never
+ * answering. Undefined when neither is configured.
+ */
+export interface ShadowConfig {
+  /** `authz.shadow`, resolved against the config file's directory; undefined = the live config is the shadow base. */
+  readonly file?: string;
+  /** Ids of the live config's `shadow: true` rules (in force in the shadow policy only). */
+  readonly ruleIds: readonly string[];
+  /** The whole shadow policy: the shadow file's config (or this one) with the shadow rules in force. */
+  readonly policy: Config;
 }
 
 /** Where a bearer JWT is read from, in order. */
@@ -249,6 +268,7 @@ export interface Config {
   readonly roles: readonly RoleConfig[];
   readonly bindings: readonly BindingConfig[];
   readonly rules: readonly RuleConfig[];
+  readonly shadow?: ShadowConfig;
   readonly kestraRules: boolean;
   readonly default: RuleAllow;
   /** Claims tried in order for an identity's name (default [preferred_username, email]). */

@@ -132,3 +132,23 @@ export const auditDroppedTotal = new client.Counter({
 // Both series exist from the start (0), so a dashboard and an alert see them before the first drop.
 auditDroppedTotal.labels('buffer_full').inc(0);
 auditDroppedTotal.labels('write_error').inc(0);
+
+/**
+ * Shadow policy (README "Shadow rules"). Labels are bounded: verdicts are
+ * `allow` or an HTTP status, rule ids come from the config, outcomes are a
+ * closed set. Counted off the answer path (shadow-evaluator.ts), so the
+ * plain labels().inc() is fine here.
+ */
+export const shadowEvaluationsTotal = new client.Counter({
+  name: `${P}shadow_evaluations_total`,
+  help: 'Requests seen by the shadow policy, by outcome: agree|disagree (compared), skipped (not a policy answer: bad credential, login flow, error), dropped (queue full), error (the shadow evaluation failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const shadowDisagreementsTotal = new client.Counter({
+  name: `${P}shadow_disagreements_total`,
+  help: 'Requests the shadow policy would have answered differently, by live and shadow verdict (allow or the HTTP status) and the shadow decision\'s rule id.',
+  labelNames: ['live', 'shadow', 'rule'] as const,
+  registers: [registry],
+});

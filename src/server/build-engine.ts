@@ -15,12 +15,14 @@ import type { LockoutStore } from '../authn/lockout-store.js';
 import { openLockoutStore } from '../stores/open-lockout-store.js';
 import type { Config } from '../config/types.js';
 import { createEngine, type Engine } from '../core/decide.js';
+import type { RespondContext } from '../core/respond.js';
 import { createLoginFlow } from '../oidc/login-flow.js';
 import { createOidcProviderCache, type OidcProviderCache } from '../oidc/providers.js';
 import { openUsersStore } from '../stores/open-users-store.js';
 import type { UsersStore } from '../stores/users-store.js';
 import { DependencyHealth, usersStoreProbe } from './dependency-health.js';
 import { createFlowContext } from '../oidc/flow-context.js';
+import { createShadowEvaluator, type ShadowEvaluator } from './shadow-evaluator.js';
 import { openSessionsStore, sessionCodecsFor, withSessionsStore, type SessionsStore } from './sessions-store.js';
 
 export interface EngineServices {
@@ -103,6 +105,27 @@ export function buildEngine(
   jwks: ReadonlyMap<string, JwksCache> = services.jwks,
   options: BuildEngineOptions = {},
 ): Engine {
+  return assemble(config, services, jwks, options).engine;
+}
+
+/** What serves one config snapshot: the engine, and the shadow policy beside it when one is configured. */
+export interface Serving {
+  readonly engine: Engine;
+  readonly shadow?: ShadowEvaluator;
+}
+
+/** The engine `serve` answers with, and its shadow evaluator (authz.shadow, rules' `shadow: true`). */
+export function buildServing(config: Config, services: EngineServices, jwks: ReadonlyMap<string, JwksCache> = services.jwks): Serving {
+  const { engine, loginRedirect } = assemble(config, services, jwks, {});
+  return { engine, shadow: createShadowEvaluator(config, { loginRedirect, logger: services.logger }) };
+}
+
+function assemble(
+  config: Config,
+  services: EngineServices,
+  jwks: ReadonlyMap<string, JwksCache>,
+  options: BuildEngineOptions,
+): { readonly engine: Engine; readonly loginRedirect: RespondContext['loginRedirect'] } {
   // Sessions store (issue 4A): Redis session codecs in the login flow, back-channel logout, the matching session authenticator.
   const store = services.sessionsStore;
   const sessionCodecs = store ? sessionCodecsFor(config, store) : undefined;
@@ -126,5 +149,6 @@ export function buildEngine(
     lockout: services.lockout,
     enabled: config.basicAuth.enabled,
   }));
-  return createEngine(config, { authenticators, flow: sessions.flow, loginRedirect: login.loginRedirect });
+  const engine = createEngine(config, { authenticators, flow: sessions.flow, loginRedirect: login.loginRedirect });
+  return { engine, loginRedirect: login.loginRedirect };
 }

@@ -18,7 +18,7 @@ import { loadConfigFile } from '../config/load-config.js';
 import type { Config } from '../config/types.js';
 import { AuthzError, ConfigError } from '../core/errors.js';
 import { configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
-import { buildEngine, type EngineServices } from './build-engine.js';
+import { buildServing, type EngineServices } from './build-engine.js';
 import { errorSummary, type Runtime } from './runtime.js';
 
 export type ReloadResult = 'success' | 'failure';
@@ -90,9 +90,9 @@ export function createConfigReloader(options: ConfigReloaderOptions): ConfigRelo
     }
 
     const jwks = reuseJwksCaches(config.bearer, services.jwks);
-    let engine;
+    let serving;
     try {
-      engine = buildEngine(config, services, jwks.caches);
+      serving = buildServing(config, services, jwks.caches);
     } catch (err) {
       for (const cache of jwks.created) cache.close();
       return rejected(err);
@@ -101,7 +101,9 @@ export function createConfigReloader(options: ConfigReloaderOptions): ConfigRelo
     // so their tokens do not fail for want of keys the moment the new engine serves.
     await startJwksCaches(jwks.created);
 
-    runtime.engine = engine;
+    // One turn: a door reads both together, so no decision pairs this engine with another config's shadow.
+    runtime.engine = serving.engine;
+    runtime.shadow = serving.shadow;
     services.jwks = jwks.caches;
     // In-flight decisions on the old engine keep the keys those caches already hold.
     for (const cache of jwks.retired) cache.close();
@@ -114,7 +116,7 @@ export function createConfigReloader(options: ConfigReloaderOptions): ConfigRelo
     }
     configReloadsTotal.labels('success').inc();
     configLastReloadSuccess.set(Date.now() / 1000);
-    logger.info({ source: config.source, jwksKept: jwks.caches.size - jwks.created.length, jwksNew: jwks.created.length, jwksRetired: jwks.retired.length }, 'config reloaded');
+    logger.info({ source: config.source, shadow: config.shadow ? config.shadow.file ?? 'rules' : undefined, jwksKept: jwks.caches.size - jwks.created.length, jwksNew: jwks.created.length, jwksRetired: jwks.retired.length }, 'config reloaded');
     return 'success';
   }
 

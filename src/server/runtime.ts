@@ -13,11 +13,17 @@ import type { Decision } from '../core/decision.js';
 import { errorDenial } from '../core/respond.js';
 import { countDecision, decisionDuration } from '../observability/metrics.js';
 import type { DecisionSpan, DecisionTracer } from '../observability/tracing.js';
+import type { ShadowEvaluator } from './shadow-evaluator.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
 
 export interface Runtime {
   engine: Engine;
+  /**
+   * The shadow policy beside `engine` (shadow-evaluator.ts); undefined when
+   * none is configured. A reload replaces both in the same turn.
+   */
+  shadow?: ShadowEvaluator;
   readonly logger: Logger;
   /** True once config and stores are ready; drives gRPC health and /readyz. */
   ready: boolean;
@@ -51,21 +57,23 @@ export function decideAtDoor(
   callTrace?: () => Readonly<Record<string, string>> | undefined,
 ): Decision | Promise<Decision> {
   const started = process.hrtime.bigint();
+  // Read with the engine, in the same turn: the pair a reload swapped in together.
+  const shadow = runtime.shadow;
   const tracer = runtime.tracer;
   const span = tracer === undefined ? undefined : tracer.startDecision(req, mode, callTrace?.());
   let outcome: Decision | Promise<Decision>;
   try {
     outcome = runtime.engine.decide(req);
   } catch (err) {
-    return finishDecision(runtime, req, mode, started, span, failedDecision(runtime, req, err));
+    return finishDecision(runtime, shadow, req, mode, started, span, failedDecision(runtime, req, err));
   }
   // Closures only on the asynchronous path; a synchronous answer allocates none.
   return outcome instanceof Promise
     ? outcome.then(
-      (decision) => finishDecision(runtime, req, mode, started, span, decision),
-      (err: unknown) => finishDecision(runtime, req, mode, started, span, failedDecision(runtime, req, err)),
+      (decision) => finishDecision(runtime, shadow, req, mode, started, span, decision),
+      (err: unknown) => finishDecision(runtime, shadow, req, mode, started, span, failedDecision(runtime, req, err)),
     )
-    : finishDecision(runtime, req, mode, started, span, outcome);
+    : finishDecision(runtime, shadow, req, mode, started, span, outcome);
 }
 
 function failedDecision(runtime: Runtime, req: AuthRequest, err: unknown): Decision {
@@ -73,9 +81,10 @@ function failedDecision(runtime: Runtime, req: AuthRequest, err: unknown): Decis
   return errorDenial(req.id, 'internal_error', 'internal error while deciding; request refused');
 }
 
-/** Times, counts, logs (and audits) and ends the span of one decision. */
+/** Times, counts, logs (and audits) and ends the span of one decision; hands it to the shadow policy when there is one. */
 function finishDecision(
   runtime: Runtime,
+  shadow: ShadowEvaluator | undefined,
   req: AuthRequest,
   mode: DoorMode,
   started: bigint,
@@ -88,6 +97,8 @@ function finishDecision(
   logDecision(runtime.logger, req, decision, mode);
   if (runtime.audit !== undefined) runtime.audit.record(runtime.engine.config, req, decision, mode);
   if (runtime.tracer !== undefined) runtime.tracer.endDecision(span, req, decision);
+  // Queued: decided by the shadow policy after this answer went out.
+  if (shadow !== undefined) shadow.observe(req, decision);
   return decision;
 }
 

@@ -8,7 +8,7 @@ import type { Config } from '../config/types.js';
 import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
 import { createDecisionTracer } from '../observability/tracing.js';
-import { createEngineServices, buildEngine, type EngineServices } from './build-engine.js';
+import { createEngineServices, buildServing, type EngineServices } from './build-engine.js';
 import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
 import { startHttpDoor, type HttpDoor } from './http-door.js';
 import { startManagement, type ManagementServer } from './management.js';
@@ -44,7 +44,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const services = createEngineServices(config, logger);
   // Off by default: then undefined, and a door pays one check (runtime.ts).
   const audit = createAuditLog(config.audit, logger);
-  const runtime: Runtime = { engine: buildEngine(config, services), logger, ready: false, tracer, audit };
+  const serving = buildServing(config, services);
+  const runtime: Runtime = { engine: serving.engine, shadow: serving.shadow, logger, ready: false, tracer, audit };
   configReloadsTotal.labels('success').inc();
   configLastReloadSuccess.set(Date.now() / 1000);
   buildInfo.labels(options.version ?? 'dev', process.version).set(1);
@@ -83,6 +84,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
     http: `${config.listen.http.host}:${httpDoor.port}`,
     management: `${config.listen.management.host}:${management.port}`,
     config: config.source,
+    // README "Shadow rules": the file, or 'rules' when only `shadow: true` rules make the shadow policy.
+    shadow: config.shadow ? config.shadow.file ?? 'rules' : undefined,
   }, 'kestra-authz ready');
 
   return {

@@ -126,6 +126,8 @@ describe('every metric the dashboard queries is in a live scrape of the service'
       },
       authz: {
         default: 'authenticated',
+        // A shadow rule stricter than the live policy: every /app/home allow is a disagreement (shadow metrics).
+        rules: [{ id: 'shadow-closes-home', match: { path: '/app/home' }, allow: 'deny', shadow: true }],
         bearer: {
           issuers: [
             { issuer: issuer.issuer, audiences: ['kestra'] },
@@ -200,6 +202,8 @@ describe('every metric the dashboard queries is in a live scrape of the service'
     assert.ok(value('kestra_authz_jwks_fetch_total', { issuer: issuer.issuer, result: 'ok' }) >= 1);
     assert.equal(value('kestra_authz_store_up', { store: 'redis' }), 0);
     assert.ok(value('kestra_authz_token_cache_misses_total', {}) >= 1);
+    assert.ok(value('kestra_authz_shadow_disagreements_total', { live: 'allow', shadow: '403', rule: 'shadow-closes-home' }) >= 1);
+    assert.ok(value('kestra_authz_shadow_evaluations_total', { outcome: 'disagree' }) >= 1);
   });
 
   test('each metric name in the dashboard has samples, with the right family type', { skip }, () => {
