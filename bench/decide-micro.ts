@@ -1,5 +1,5 @@
 /**
- * In-process cost of one cached-token Check without the transport:
+ * In-process cost of one Check without the transport:
  * CheckRequest bytes → AuthRequest → decide() → CheckResponse bytes, with the
  * gRPC door's own codec (check-request-wire, check-response-wire).
  * Prints µs per Check for each step so a change can be judged without the
@@ -14,11 +14,26 @@
  * decides after the answer, in the next setImmediate: the loop yields every
  * YIELD_EVERY Checks in every mode, and `deferred` is the time spent there
  * (the shadow batches, plus the bare yield that SHADOW=off measures too).
+ *
+ *   node dist/bench/decide-micro.js --credential session [--ended 100000]
+ *
+ * `--credential bearer` (default): one RS256 token, a token-cache hit.
+ * `--credential session`: the same request carrying a password-form session
+ * cookie instead of the token, obtained as a browser gets it: a user created
+ * with the CLI's own command (`auths users create`, groups = the bench group)
+ * into the users file, then `POST /login` decided by the same engine; its
+ * Set-Cookie is replayed on every Check (HS256 verify, ended-sessions lookup,
+ * users-store read, credential-stamp compare).
+ * `--ended N` (session only): first ends N other sessions through the
+ * cookie store's ended-sessions list (the list `/logout` writes to), then
+ * proves one real `POST /logout` is refused afterwards, so the timed Checks
+ * look their `sid` up in a list of N + 1.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
+import { runUsersCommand } from '../src/cli/users-command.js';
 import { loadConfigFile } from '../src/config/load-config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { parse, stringify } from 'yaml';
@@ -30,7 +45,8 @@ import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from '../src/server/env
 import { decideAtDoor, type Runtime } from '../src/server/runtime.js';
 import { writeBenchConfig } from './bench-config.js';
 import { startBenchIssuer } from './bench-issuer.js';
-import { envoyLikeCheckRequest } from './envoy-like-check.js';
+import { BENCH_GROUP } from './bench-issuer.js';
+import { BENCH_HOST, envoyLikeCheckRequest } from './envoy-like-check.js';
 
 const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
 const SHADOW = process.env.SHADOW ?? 'off';
@@ -54,23 +70,121 @@ function withShadow(path: string, dir: string): string {
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+type Credential = 'bearer' | 'session';
+
+function parseFlags(argv: readonly string[]): { credential: Credential; ended: number } {
+  let credential: Credential = 'bearer';
+  let ended = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i] ?? '';
+    if (flag === '--credential') {
+      const v = value();
+      if (v !== 'bearer' && v !== 'session') throw new Error(`--credential bearer|session, not ${JSON.stringify(v)}`);
+      credential = v;
+    } else if (flag === '--ended') {
+      ended = Number(value());
+      if (!Number.isInteger(ended) || ended < 0 || ended > 199_999) throw new Error('--ended N: an integer, 0 ≤ N < 200000 (the list keeps 200,000)');
+    } else {
+      throw new Error(`unknown flag ${flag} (decide-micro [--credential bearer|session] [--ended N])`);
+    }
+  }
+  if (ended > 0 && credential !== 'session') throw new Error('--ended needs --credential session');
+  return { credential, ended };
+}
+
+const SESSION_USER = 'bench-user';
+const SESSION_PASSWORD = 'bench-password-0123';
+
+/** The request a browser's XHR sends with its session cookie: the bench request, `authorization` replaced by `cookie`. */
+function withCookie(request: object, cookie: string): object {
+  const r = request as { attributes: { request: { http: { headers: Record<string, string> } } } };
+  const headers = { ...r.attributes.request.http.headers };
+  delete headers.authorization;
+  headers.cookie = cookie;
+  return { ...r, attributes: { ...r.attributes, request: { ...r.attributes.request, http: { ...r.attributes.request.http, headers } } } };
+}
+
+/** A same-origin POST of the sign-in form or of /logout, as the gRPC door receives it. */
+function formPost(path: string, body: string, cookie?: string): object {
+  const headers: Record<string, string> = {
+    ':authority': BENCH_HOST, ':method': 'POST', ':path': path, ':scheme': 'https',
+    'content-type': 'application/x-www-form-urlencoded', origin: `https://${BENCH_HOST}`,
+  };
+  if (cookie !== undefined) headers.cookie = cookie;
+  return {
+    attributes: {
+      source: { address: { socket_address: { address: '203.0.113.24', port_value: 50_000 } } },
+      request: { http: { id: '1', method: 'POST', headers, path, host: BENCH_HOST, scheme: 'https', protocol: 'HTTP/1.1', body } },
+    },
+  };
+}
+
+/** `name=value` of every Set-Cookie that sets (not expires) a cookie, joined as a Cookie header. */
+function cookieFrom(setCookies: readonly (readonly [string, string])[]): string {
+  return setCookies
+    .filter(([name, value]) => name.toLowerCase() === 'set-cookie' && !/max-age=0/i.test(value))
+    .map(([, value]) => value.split(';', 1)[0]!)
+    .join('; ');
+}
+
+/** The cookie store's list of ended sessions (absent before issue 13: the copy is typed loosely to compile against both builds). */
+interface EndedList { end(sid: string, untilSeconds: number): Promise<void> }
+
 async function main(): Promise<void> {
+  const { credential, ended } = parseFlags(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'kauthz-micro-'));
   const issuer = await startBenchIssuer(join(process.cwd(), 'bench/results'));
   const [token] = await issuer.tokens(1, () => {});
-  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000 }), dir));
+  const session = credential === 'session';
+  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000, basicAuth: session }), dir));
+  if (session) {
+    // The CLI's own code path (`kestra-authz auths users create …`), into the users file the config names.
+    const err: string[] = [];
+    const code = await runUsersCommand(['create', SESSION_USER, SESSION_PASSWORD, '--groups', BENCH_GROUP], { config, stdout: () => {}, stderr: (t) => err.push(t) });
+    if (code !== 0) throw new Error(`auths users create: exit ${code}: ${err.join(' ')}`);
+  }
   const logger = createLogger('silent');
   const services = createEngineServices(config, logger);
   await services.warmUp();
   const serving = buildServing(config, services);
   const runtime: Runtime = { engine: serving.engine, shadow: serving.shadow, logger, ready: true };
   const method = (loadExtAuthzDefinition()[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition).Check!;
-  const frame = method.requestSerialize(envoyLikeCheckRequest({ token: token!, sequence: 1 }));
+  const decideBytes = async (request: object) => decideAtDoor(runtime, authRequestFromCheckBytes(method.requestSerialize(request))!, 'grpc');
+  const login = async (): Promise<string> => {
+    const body = new URLSearchParams({ username: SESSION_USER, password: SESSION_PASSWORD, redirect: '/ui/' }).toString();
+    const d = await decideBytes(formPost('/login', body));
+    const cookie = cookieFrom(d.responseHeaders);
+    if (d.status !== 302 || !cookie) throw new Error(`POST /login: ${d.status} ${d.reason} ${d.message}`);
+    return cookie;
+  };
+
+  let request = envoyLikeCheckRequest({ token: token!, sequence: 1 });
+  let cookieBytes = 0;
+  if (session) {
+    const cookie = await login();
+    cookieBytes = Buffer.byteLength(cookie);
+    request = withCookie(request, cookie);
+    if (ended > 0) {
+      const list = (services.sessionsStore as { ended?: EndedList } | undefined)?.ended;
+      if (!list) throw new Error('--ended: this build has no ended-sessions list (authz.sessions store: cookie)');
+      const until = Math.floor(Date.now() / 1000) + 3600;
+      for (let i = 0; i < ended; i++) await list.end(`bench-ended-${i.toString(36).padStart(8, '0')}-${'x'.repeat(6)}`, until);
+      // One more through the service's own logout: its cookie must be refused afterwards, the bench's still allowed.
+      const other = await login();
+      const out = await decideBytes(formPost('/logout', '', other));
+      if (out.status !== 302) throw new Error(`POST /logout: ${out.status} ${out.reason}`);
+      const replay = await decideBytes(withCookie(envoyLikeCheckRequest({ token: token!, sequence: 2 }), other));
+      if (replay.allow || replay.status !== 401) throw new Error(`a logged-out session cookie was not refused: ${replay.status} ${replay.reason}`);
+    }
+  }
+  const frame = method.requestSerialize(request);
 
   // warm-up: JWKS fetch, first verify, JIT
   for (let i = 0; i < 5_000; i++) {
     const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frame)!, 'grpc');
     if (i === 0 && !d.allow) throw new Error(`bench request not allowed: ${d.reason}`);
+    if (i === 0 && session && d.identity?.via !== 'session') throw new Error(`allowed, but not by the session: ${d.identity?.via}`);
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
   }
   await yieldToLoop();
@@ -100,6 +214,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({
     iterations: ITERATIONS,
     shadow: SHADOW,
+    credential,
+    ...(session ? { endedSessions: ended, cookieBytes } : {}),
     usPerCheck: {
       decode: us(timings.decode), decide: us(timings.decide), renderAndEncode: us(timings.render), total: us(total),
       deferred: us(timings.deferred), wall: us(wall),
@@ -114,5 +230,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err);
-  process.exitCode = 1;
+  process.exit(1); // the issuer's server and the services' timers would keep a failed run alive
 });
