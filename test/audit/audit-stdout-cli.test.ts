@@ -18,6 +18,7 @@ import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { freePort } from '../helpers/free-port.js';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { auditConfigYaml, OPS_PASSWORD } from './audit-fixture.js';
+import { becomesReady } from '../helpers/poll.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 const API = { accept: 'application/json' };
@@ -40,13 +41,7 @@ test('serve with output: stdout: audit lines beside the log, each line whole JSO
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
-    const deadline = Date.now() + 20_000;
-    let ready = false;
-    while (Date.now() < deadline && !ready) {
-      ready = await fetch(`http://127.0.0.1:${mgmtPort}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(ready, `server did not become ready:\n${out}`);
+    assert.ok(await becomesReady(mgmtPort), `server did not become ready:\n${out}`);
     const client = createAuthzClient(grpcPort);
     const basic = `Basic ${Buffer.from(`ops:${OPS_PASSWORD}`).toString('base64')}`;
     for (let i = 0; i < REQUESTS; i++) {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { freePort } from '../helpers/free-port.js';
+import { becomesReady } from '../helpers/poll.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 
@@ -44,13 +45,7 @@ authz:
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   try {
-    const deadline = Date.now() + 20_000;
-    let ready = false;
-    while (Date.now() < deadline && !ready) {
-      ready = await fetch(`http://127.0.0.1:${mgmtPort}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(ready, `server did not become ready:\n${out}`);
+    assert.ok(await becomesReady(mgmtPort), `server did not become ready:\n${out}`);
     const client = createAuthzClient(grpcPort);
     assert.equal(await client.health(''), 'SERVING');
     client.close();

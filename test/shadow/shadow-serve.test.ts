@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { freePort } from '../helpers/free-port.js';
-import { pollUntil } from '../helpers/poll.js';
+import { becomesReady, pollUntil } from '../helpers/poll.js';
 import { seriesSum } from '../helpers/scraped-metrics.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
@@ -61,8 +61,7 @@ authz:
   }, (ok) => ok);
   const otherPath = join(dir, 'policies', 'other.yaml');
   try {
-    const ready = await pollUntil(() => fetch(`http://127.0.0.1:${mgmtPort}/readyz`).then((r) => r.ok, () => false), (ok) => ok);
-    assert.ok(ready, `not ready:\n${out}`);
+    assert.ok(await becomesReady(mgmtPort, 30_000), `not ready:\n${out}`);
     assert.ok(await shadowSays('disagree'), `the shadow file's deny is not a disagreement:\n${out}`);
     const text = await scrape();
     assert.ok(seriesSum(text, 'kestra_authz_shadow_disagreements_total', /live="allow",shadow="403",rule="probe"/) >= 1);
