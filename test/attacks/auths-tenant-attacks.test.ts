@@ -6,28 +6,17 @@
  * of such a tenant that no built-in rule knows falls to `default`.
  * Identities: see route-shape-kit.ts.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ENDINGS, kestraRuleRequests } from '../helpers/kestra-rule-requests.js';
 import { countedAs, expectRefused } from './attack-kit.js';
-import { outcomeOf, startRouteShapeService, type RouteShapeService } from './route-shape-kit.js';
+import { outcomeOf, routeShapeSuite } from './route-shape-kit.js';
 
 const A = '/api/v1/main';
 
 describe('a tenant named auths (real service)', () => {
-  let svc: RouteShapeService;
-  let viewer: Record<string, string>;
-  let dev: Record<string, string>;
-  const check = (method: string, path: string, headers: Record<string, string> = {}) => svc.check(method, path, headers);
-
-  before(async () => {
-    svc = await startRouteShapeService();
-    ({ viewer, dev } = svc);
-  });
-
-  after(async () => {
-    await svc?.close();
-  });
+  const svc = routeShapeSuite();
+  const { viewer, dev, check } = svc;
 
   test('a tenant named auths (or configs) never makes a protected route public', async () => {
     // The issue's request: anonymous → 401 (not public), viewer → 403, developer → allowed only in its namespace.

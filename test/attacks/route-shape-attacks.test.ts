@@ -7,28 +7,17 @@
  * Identities: see route-shape-kit.ts (viewer: default role everywhere;
  * dev: developer bound to `company.team`).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ENDINGS, kestraRuleRequests } from '../helpers/kestra-rule-requests.js';
 import { countedAs, expectAllowed, expectRefused, jsonBody } from './attack-kit.js';
-import { outcomeOf, startRouteShapeService, type RouteShapeService } from './route-shape-kit.js';
+import { outcomeOf, routeShapeSuite } from './route-shape-kit.js';
 
 const A = '/api/v1/main';
 
 describe('trailing slashes and ambiguous endings (real service)', () => {
-  let svc: RouteShapeService;
-  let viewer: Record<string, string>;
-  let dev: Record<string, string>;
-  const check = (method: string, path: string, headers: Record<string, string> = {}) => svc.check(method, path, headers);
-
-  before(async () => {
-    svc = await startRouteShapeService();
-    ({ viewer, dev } = svc);
-  });
-
-  after(async () => {
-    await svc?.close();
-  });
+  const svc = routeShapeSuite();
+  const { viewer, dev, check } = svc;
 
   test("the issue's requests: a trailing slash is decided like the bare path (403), never by the default rule", async () => {
     const attacks: [string, string, Record<string, string>, string][] = [
@@ -104,7 +93,7 @@ describe('trailing slashes and ambiguous endings (real service)', () => {
   });
 
   test('the service carries on', async () => {
-    assert.equal(await svc.door.client.health(''), 'SERVING');
+    assert.equal(await svc.running().door.client.health(''), 'SERVING');
     expectAllowed(await countedAs('permitted', () => check('GET', `${A}/flows/company.team/f`, dev)));
   });
 });

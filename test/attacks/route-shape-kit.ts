@@ -6,9 +6,11 @@
  * - `dev`: the developer role (FLOW CRUD, EXECUTION CREATE/READ/UPDATE) bound
  *   to `company.team` only (test/helpers/bearer-service-config.ts).
  */
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import type { CheckResponseJs } from '../helpers/grpc-client.js';
 import { startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
@@ -65,5 +67,45 @@ export async function startRouteShapeService(): Promise<RouteShapeService> {
       await issuer.stop();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The service of one describe(): what its tests use. */
+export interface RouteShapeSuite {
+  /** Headers carrying each identity's token; filled in the suite's `before`. */
+  readonly viewer: Record<string, string>;
+  readonly dev: Record<string, string>;
+  check: RouteShapeService['check'];
+  ask: RouteShapeService['ask'];
+  /** The running service itself (its door, for a health check). */
+  running(): RouteShapeService;
+}
+
+/**
+ * Starts the service in the enclosing describe()'s `before` and closes it in
+ * its `after`; call it at the top of the describe() body.
+ */
+export function routeShapeSuite(): RouteShapeSuite {
+  const viewer: Record<string, string> = {};
+  const dev: Record<string, string> = {};
+  let svc: RouteShapeService | undefined;
+  before(async () => {
+    svc = await startRouteShapeService();
+    Object.assign(viewer, svc.viewer);
+    Object.assign(dev, svc.dev);
+  });
+  after(async () => {
+    await svc?.close();
+  });
+  const running = (): RouteShapeService => {
+    assert.ok(svc, 'the route-shape service is started by the suite\'s before hook');
+    return svc;
+  };
+  return {
+    viewer,
+    dev,
+    check: (method, path, headers = {}) => running().check(method, path, headers),
+    ask: (url, method, headers = {}) => running().ask(url, method, headers),
+    running,
   };
 }

@@ -6,27 +6,16 @@
  * cannot bound) needs a grant not limited to a namespace.
  * Identities: see route-shape-kit.ts.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countedAs, expectAllowed, expectRefused, jsonBody } from './attack-kit.js';
-import { startRouteShapeService, type RouteShapeService } from './route-shape-kit.js';
+import { routeShapeSuite } from './route-shape-kit.js';
 
 const A = '/api/v1/main';
 
 describe('searches: namespaces from the query (real service)', () => {
-  let svc: RouteShapeService;
-  let viewer: Record<string, string>;
-  let dev: Record<string, string>;
-  const check = (method: string, path: string, headers: Record<string, string> = {}) => svc.check(method, path, headers);
-
-  before(async () => {
-    svc = await startRouteShapeService();
-    ({ viewer, dev } = svc);
-  });
-
-  after(async () => {
-    await svc?.close();
-  });
+  const svc = routeShapeSuite();
+  const { viewer, dev, check } = svc;
 
   test("a developer's search outside its namespace is 403 naming the namespace; inside it is allowed", async () => {
     const searches: [string, string][] = [
