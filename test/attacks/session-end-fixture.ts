@@ -79,6 +79,16 @@ export function refusedSoon(replica: Replica, jar: Jar): Promise<{ user?: string
   return pollUntil(() => whoAmI(replica, jar), (r) => r.status !== undefined, { timeoutMs: 10_000, intervalMs: 100 });
 }
 
+/**
+ * Asks `replica` with the cookies until it names `user`: a password-form
+ * session is checked against the users store, and another replica re-reads
+ * the users file within a second of a CLI change (a new user, a new
+ * password). The last answer, for the caller's assertion.
+ */
+export function acceptedSoon(replica: Replica, jar: Jar, user: string): Promise<{ user?: string; status?: number; body?: string }> {
+  return pollUntil(() => whoAmI(replica, jar), (r) => r.user === user, { timeoutMs: 10_000, intervalMs: 100 });
+}
+
 export function errorOf(answer: { body?: string }): string | undefined {
   try {
     return (JSON.parse(answer.body ?? '{}') as { error?: string }).error;
