@@ -18,7 +18,7 @@ import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { freePort } from '../helpers/free-port.js';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { auditConfigYaml, OPS_PASSWORD } from './audit-fixture.js';
-import { becomesReady } from '../helpers/poll.js';
+import { becomesReady } from '../helpers/serve-process.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 const API = { accept: 'application/json' };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { freePort } from '../helpers/free-port.js';
-import { becomesReady } from '../helpers/poll.js';
+import { becomesReady, exitCodeAfterSigterm } from '../helpers/serve-process.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 
@@ -52,9 +52,7 @@ authz:
     assert.ok(out.includes('kestra-authz ready'));
     assert.ok(!out.includes('x'.repeat(40)), 'the secret must never be logged');
   } finally {
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await exitCodeAfterSigterm(child), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });

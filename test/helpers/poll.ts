@@ -19,8 +19,3 @@ export async function pollUntil<T>(
   return value;
 }
 
-/** Polls a service's management `/readyz` until it answers 200, within `timeoutMs`: true when it became ready. */
-export function becomesReady(managementPort: number, timeoutMs = 20_000): Promise<boolean> {
-  const probe = () => fetch(`http://127.0.0.1:${managementPort}/readyz`).then((r) => r.ok, () => false);
-  return pollUntil(probe, (ok) => ok, { timeoutMs, intervalMs: 200 });
-}

@@ -18,6 +18,7 @@ import { createAuthzClient } from '../helpers/grpc-client.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { eventually, INVALID_YAML } from './reload-fixture.js';
 import { freePort } from '../helpers/free-port.js';
+import { exitCodeAfterSigterm } from '../helpers/serve-process.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
 
@@ -84,9 +85,7 @@ authz:
     assert.ok(!out.includes('short-but-secret-VALUE'), 'a rejected secret is never logged');
   } finally {
     client.close();
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await exitCodeAfterSigterm(child), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });

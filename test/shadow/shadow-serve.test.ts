@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { freePort } from '../helpers/free-port.js';
-import { becomesReady, pollUntil } from '../helpers/poll.js';
+import { pollUntil } from '../helpers/poll.js';
+import { becomesReady, exitCodeAfterSigterm } from '../helpers/serve-process.js';
 import { seriesSum } from '../helpers/scraped-metrics.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
@@ -78,9 +79,7 @@ authz:
     assert.ok(await shadowSays('disagree'), `an edit of the new shadow file did not reload:\n${out}`);
   } finally {
     client.close();
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await exitCodeAfterSigterm(child), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });
