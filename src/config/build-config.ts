@@ -60,6 +60,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       // login flow
       allowInsecureHttpIssuers: insecureIssuers(authz, ctx.warnings),
       trustEmailClients: authz.oidc?.['trust-email-clients'] ?? [],
+      frontchannelLogoutSidOptionalClients: authz.oidc?.['frontchannel-logout-sid-optional-clients'] ?? [],
     },
     logout: { getAllowed: micronaut?.endpoints?.logout?.['get-allowed'] ?? false },
     defaultRole: defaultRole && {

@@ -111,6 +111,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     text: 'Login clients (`micronaut.security.oauth2.clients.<name>`) whose ID-token `email` is used without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for providers that verify every address themselves.',
     defaultNote: 'none',
   },
+  'authz.oidc.frontchannel-logout-sid-optional-clients': {
+    text: 'Login clients whose IdP may call `GET /oauth/frontchannel-logout/<name>` without `iss` and `sid` (registered with `frontchannel_logout_session_required: false`): such a call ends only the session of the browser loading it. Every other client\'s front-channel logout without them is refused (400).',
+    defaultNote: 'none (iss + sid required)',
+  },
   'authz.http.ext-authz-prefix': {
     text: 'Path prefix under which the HTTP door answers Envoy\'s HTTP ext_authz (`http_service.path_prefix`).',
     default: DEFAULTS.extAuthzPrefix,

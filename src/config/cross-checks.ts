@@ -130,12 +130,13 @@ function checkOidc(root: unknown, report: Report): void {
   const oauth2Path = ['micronaut', 'security', 'oauth2'];
   const oauth2 = at(root, oauth2Path);
   // A trusted name that is no client would silently trust nothing, or a client added later without review.
-  const trusted = at(root, ['authz', 'oidc', 'trust-email-clients']);
   const clientNames = isPlainMap(child(oauth2, 'clients')) ? Object.keys(child(oauth2, 'clients') as object) : [];
-  if (Array.isArray(trusted)) {
-    trusted.forEach((name, i) => {
+  for (const key of ['trust-email-clients', 'frontchannel-logout-sid-optional-clients']) {
+    const named = at(root, ['authz', 'oidc', key]);
+    if (!Array.isArray(named)) continue;
+    named.forEach((name, i) => {
       if (typeof name === 'string' && !clientNames.includes(name)) {
-        report(['authz', 'oidc', 'trust-email-clients', i], `no client "${name}" under micronaut.security.oauth2.clients`);
+        report(['authz', 'oidc', key, i], `no client "${name}" under micronaut.security.oauth2.clients`);
       }
     });
   }

@@ -73,7 +73,7 @@ const bearerIssuer = z.strictObject({
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
-  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional() }).optional(),
+  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional(), 'frontchannel-logout-sid-optional-clients': f.textList.optional() }).optional(),
   // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix),
   // and which proxy's headers describe a forward-auth request
   http: z.strictObject({

@@ -225,6 +225,13 @@ export interface Config {
      * even without `email_verified: true`.
      */
     readonly trustEmailClients: readonly string[];
+    /**
+     * `authz.oidc.frontchannel-logout-sid-optional-clients` (default []):
+     * clients whose front-channel logout may come without `iss` + `sid`
+     * (registered with `frontchannel_logout_session_required: false`); every
+     * other client's is refused without them.
+     */
+    readonly frontchannelLogoutSidOptionalClients: readonly string[];
   };
   readonly logout: { readonly getAllowed: boolean };
   readonly defaultRole?: DefaultRoleConfig;

@@ -68,6 +68,31 @@ export function htmlAnswer(
   return decision(req, status, reason, message, [...HTML_HEADERS, ...cookies], req.method === 'HEAD' ? '' : html, step);
 }
 
+/**
+ * A page another site frames on purpose (the IdP's front-channel logout
+ * iframe): no script, nothing external, not cached — but no frame-ancestors
+ * limit, and nothing on it to click, so framing it gains an attacker nothing.
+ */
+const FRAMEABLE_HTML_HEADERS: readonly HeaderPair[] = Object.freeze([
+  ['content-type', 'text/html; charset=utf-8'],
+  ['cache-control', 'no-store'],
+  ['content-security-policy', "default-src 'none'; base-uri 'none'; form-action 'none'"],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+] as const);
+
+export function frameableHtmlAnswer(
+  req: AuthRequest,
+  status: number,
+  reason: ReasonCode,
+  message: string,
+  html: string,
+  cookies: readonly HeaderPair[],
+  step: string,
+): Decision {
+  return decision(req, status, reason, message, [...FRAMEABLE_HTML_HEADERS, ...cookies], req.method === 'HEAD' ? '' : html, step);
+}
+
 export function jsonAnswer(
   req: AuthRequest,
   status: number,

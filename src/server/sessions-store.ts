@@ -4,7 +4,7 @@
  *   Redis store and its connections, or — for the cookie store — the
  *   in-memory back-channel revocation list; plus the logout-token key sets;
  * - `withSessionsStore` (once per engine): the login flow's session codecs
- *   for Redis, the flow stage extended with back-channel logout (and, for
+ *   for Redis, the flow stage extended with back- and front-channel logout (one SessionRevoker; and, for
  *   Redis, logout ending the stored session, 503 when the store is down),
  *   and the `session` authenticator matching the store.
  */
@@ -17,6 +17,7 @@ import type { FlowStage } from '../core/decide.js';
 import { AuthzError } from '../core/errors.js';
 import { BACKCHANNEL_LOGOUT_PREFIX, backchannelLogout, type BackchannelLogoutDeps } from '../oidc/backchannel-logout.js';
 import type { FlowContext } from '../oidc/flow-context.js';
+import { FRONTCHANNEL_LOGOUT_PREFIX, frontchannelLogout, type FrontchannelLogoutDeps } from '../oidc/frontchannel-logout.js';
 import { jsonError } from '../oidc/flow-responses.js';
 import type { LoginFlow } from '../oidc/login-flow.js';
 import { LogoutTokenKeys } from '../oidc/logout-token.js';
@@ -130,12 +131,26 @@ export function withSessionsStore(
     now: ctx.now,
     logger: ctx.logger,
   };
+  const frontchannel: FrontchannelLogoutDeps = {
+    ctx,
+    revoker: backchannel.revoker,
+    endBrowserSession: async (req) => {
+      const id = codecs?.idOf(req.cookies);
+      if (store.redis) {
+        if (id) await store.redis.delete(id);
+        return;
+      }
+      const read = await ctx.sessions.read(req.cookies, Math.floor(ctx.now() / 1000));
+      if (read.kind === 'ok' && store.ended) await store.ended.end(read.record.sid, read.record.expiresAt);
+    },
+  };
   const storeDown = (req: AuthRequest, step: string) =>
     jsonError(req, 503, 'store_unavailable', 'the session store is unavailable', step, [['retry-after', '2']]);
 
   const redis = store.redis;
   const flow: FlowStage = async (req) => {
     if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(BACKCHANNEL_LOGOUT_PREFIX)) return backchannelLogout(backchannel, req);
+    if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(FRONTCHANNEL_LOGOUT_PREFIX)) return frontchannelLogout(frontchannel, req);
     if (!redis || !codecs) return login.flow(req);
     // Do not spend an authorization code on a login whose session could not be stored.
     if (req.path.startsWith(CALLBACK_PREFIX) && !redis.healthy()) return storeDown(req, 'callback');
