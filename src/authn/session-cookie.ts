@@ -37,6 +37,8 @@ export interface SessionRecord {
   readonly refreshAt?: number;
   /** Password-form sessions: the stamp of the user's password at login (credential-stamp.ts). */
   readonly credential?: string;
+  /** OIDC sessions: the IdP's session id (`sid` of the ID token), which front- and back-channel logout name. */
+  readonly idpSid?: string;
 }
 
 export type SessionRead =
@@ -132,6 +134,7 @@ async function sign(record: SessionRecord, key: Uint8Array): Promise<string> {
   if (record.issuer) claims.oi = record.issuer;
   if (record.refreshAt !== undefined) claims.rat = record.refreshAt;
   if (record.credential) claims.cs = record.credential;
+  if (record.idpSid) claims.isd = record.idpSid;
   if (record.groups.length) {
     const json = JSON.stringify(record.groups);
     if (json.length > COMPRESS_GROUPS_OVER) claims.gz = deflateRawSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64url');
@@ -198,5 +201,6 @@ function recordFrom(p: JWTPayload): SessionRecord | undefined {
     expiresAt: p.exp,
     refreshAt: typeof p.rat === 'number' ? p.rat : undefined,
     ...(typeof p.cs === 'string' ? { credential: p.cs } : {}),
+    ...(typeof p.isd === 'string' && p.isd !== '' ? { idpSid: p.isd } : {}),
   };
 }

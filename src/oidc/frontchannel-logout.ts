@@ -58,6 +58,7 @@ async function browserSession(ctx: FlowContext, req: AuthRequest): Promise<Brows
   if (!req.cookies.has(ctx.sessions.name)) return undefined;
   const read = await ctx.sessions.read(req.cookies, Math.floor(ctx.now() / 1000));
   if (read.kind !== 'ok' && read.kind !== 'expired') return undefined;
+  if (read.record.idpSid) return { provider: read.record.provider, idpSid: read.record.idpSid };
   const grant = await ctx.refreshCookies.read(req.cookies, read.record.sid);
   return { provider: read.record.provider, idpSid: idpSidOf(grant?.idToken) };
 }

@@ -96,6 +96,8 @@ export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: T
   }
   if (!refreshAt && req.cookies.has(ctx.refreshCookies.name)) cookies.push(ctx.refreshCookies.clear(scope));
 
+  // Recorded in the session itself, so a session without a refresh cookie can still be ended by IdP sid.
+  const idpSid = typeof claims?.sid === 'string' && claims.sid !== '' ? claims.sid : basis.previous?.idpSid;
   const record: SessionRecord = {
     sid: basis.sid,
     provider: basis.provider,
@@ -103,6 +105,7 @@ export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: T
     ...identityPart,
     expiresAt: basis.expiresAt,
     refreshAt: refreshAt !== undefined && refreshAt < basis.expiresAt ? refreshAt : undefined,
+    ...(idpSid ? { idpSid } : {}),
   };
   const sessionCookies = await ctx.sessions.write(record, scope, maxAge, req.cookies);
   return { record, cookies: [...sessionCookies, ...cookies] };

@@ -202,7 +202,7 @@ function withRevocationList(inner: Authenticator, revocations: MemorySessionRevo
           subject: record.subject,
           // expiresAt = login + cookie-max-age (a refresh does not extend it).
           loginAt: record.expiresAt - ctx.config.cookie.maxAgeSeconds,
-          idpSid: idpSidOf(grant?.idToken),
+          idpSid: record.idpSid ?? idpSidOf(grant?.idToken),
         });
         if (revoked) return REVOKED;
       }

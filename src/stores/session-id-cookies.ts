@@ -68,7 +68,8 @@ export function createSessionIdCookies(cookieName: string, cookieKey: Uint8Array
     record,
     refreshToken: grant?.refreshToken,
     idToken: grant?.idToken,
-    idpSid: idpSidOf(grant?.idToken),
+    // The record has it from the ID token even when no refresh token (so no grant) came with it.
+    idpSid: record.idpSid ?? idpSidOf(grant?.idToken),
   });
 
   /** Cookies of the cookie store left in the browser (chunks) are expired when a server-side session starts. */
