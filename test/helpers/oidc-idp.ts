@@ -31,6 +31,14 @@ export interface IdpClient {
   readonly post_logout_redirect_uris?: readonly string[];
   /** Default client_secret_basic (what openid-client uses with a secret). */
   readonly token_endpoint_auth_method?: string;
+  /**
+   * With `backchannel_logout_session_required: true` oidc-provider puts its
+   * session id (`sid`) in the ID tokens of this client — what front- and
+   * back-channel logout name. (oidc-provider calls the URI only on its own
+   * RP-initiated logout.)
+   */
+  readonly backchannel_logout_uri?: string;
+  readonly backchannel_logout_session_required?: boolean;
 }
 
 export interface OidcIdpOptions {
@@ -61,6 +69,9 @@ export interface IdpCounts {
   readonly endSession: number;
 }
 
+/** login → the IdP session id (`sid`) of that account's latest authorization-code grant. */
+export type IdpSessionIds = ReadonlyMap<string, string>;
+
 /** Where the IdP finally sent the agent: the relying party's URL, as GET or form_post. */
 export interface IdpHandoff {
   readonly url: string;
@@ -85,6 +96,8 @@ export interface OidcIdp {
   readonly signingKey: JWK;
   readonly url: string;
   readonly counts: IdpCounts;
+  /** The IdP session of each login, as an IdP names it in a front-channel logout URL. */
+  readonly sessionIds: IdpSessionIds;
   /** A fresh "browser" with its own cookie jar. */
   newAgent(): IdpAgent;
   /** `newAgent().login(…)`: one-off logins. */
@@ -93,9 +106,12 @@ export interface OidcIdp {
 }
 
 /** The slice of oidc-provider's API used here (the package ships no types). */
+interface GrantContext {
+  oidc?: { params?: Record<string, unknown>; entities?: { AuthorizationCode?: { accountId?: string; sid?: string } } };
+}
 interface ProviderInstance {
   callback(): (req: unknown, res: unknown) => void;
-  on(event: string, listener: (ctx: { oidc?: { params?: Record<string, unknown> } }) => void): void;
+  on(event: string, listener: (ctx: GrantContext) => void): void;
 }
 type ProviderConstructor = new (issuer: string, configuration: Record<string, unknown>) => ProviderInstance;
 
@@ -141,6 +157,7 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: options.clients.some((c) => c.backchannel_logout_uri !== undefined) },
     },
     issueRefreshToken: async () => options.refresh ?? true,
     rotateRefreshToken: () => options.rotateRefreshTokens ?? true,
@@ -158,9 +175,12 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
       keys: ['test-only-cookie-key-0123456789abcdef'],
     },
   });
-  const countGrant = (failed: boolean) => (ctx: { oidc?: { params?: Record<string, unknown> } }) => {
+  const sessionIds = new Map<string, string>();
+  const countGrant = (failed: boolean) => (ctx: GrantContext) => {
     const grantType = ctx.oidc?.params?.grant_type;
     if (grantType === 'authorization_code') counts.token++;
+    const code = ctx.oidc?.entities?.AuthorizationCode;
+    if (!failed && grantType === 'authorization_code' && code?.accountId && code.sid) sessionIds.set(code.accountId, code.sid);
     if (grantType === 'refresh_token') {
       counts.refresh++;
       if (failed) counts.refreshFailed++;
@@ -177,6 +197,7 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
     signingKey,
     url: issuer,
     counts,
+    sessionIds,
     newAgent,
     loginWith: (authorizationUrl, login) => newAgent().login(authorizationUrl, login),
     stop: () =>

@@ -120,6 +120,8 @@ export interface ReplicaSettings {
   readonly sessions: string;
   /** `authz.users` as YAML flow mapping; default the file `<dir>/users.yaml`. */
   readonly users?: string;
+  /** More `authz` keys, one `key: value` per line (YAML, no indent). */
+  readonly authz?: string;
 }
 
 /** A `kestra-authz serve` child process. */
@@ -159,6 +161,7 @@ authz:
   sessions: ${s.sessions}
   default: authenticated
   log: { level: warn }
+${(s.authz ?? '').split('\n').filter(Boolean).map((line) => `  ${line}`).join('\n')}
 `);
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
