@@ -6,7 +6,7 @@
  */
 import type { AuthRequest } from '../core/auth-request.js';
 
-export function isBrowserNavigation(req: AuthRequest): boolean {
+export function isBrowserNavigation(req: Pick<AuthRequest, 'method' | 'headers'>): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const h = req.headers;
   if (h['x-requested-with'] !== undefined) return false;

@@ -12,7 +12,9 @@
  *  - `x-envoy-auth-headers-to-remove` listing the headers Envoy must remove
  *    from the upstream request (spoofed identity headers, our cookies);
  *  - decision.responseHeaders (a refreshed Set-Cookie), for Envoy's
- *    `allowed_client_headers_on_success`.
+ *    `allowed_client_headers_on_success` — behind Caddy/Traefik an allowed
+ *    navigation carrying new cookies is a 307 to itself instead, and nginx
+ *    also gets them as numbered headers (refreshed-cookies.ts).
  * Deny is decision.status with its headers (several Set-Cookie lines kept)
  * and body — except for nginx's auth_request, which turns anything but
  * 2xx/401/403 into a 500: a redirect is sent to it as 401 + Location.
@@ -23,6 +25,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Decision, HeaderPair } from '../core/decision.js';
 import type { HttpAuthQuestion } from './http-request.js';
+import { numberedSetCookies, refreshRedirect } from './refreshed-cookies.js';
 
 export const HEADERS_TO_REMOVE_HEADER = 'x-envoy-auth-headers-to-remove';
 
@@ -89,10 +92,14 @@ export function writeDecision(
   question: HttpAuthQuestion,
   identityHeaders: readonly string[],
 ): void {
-  const allowed = decision.allow;
-  const status = allowed ? 200 : statusFor(decision, question);
-  const body = allowed ? '' : decision.body;
-  const pairs = allowed ? allowHeaders(decision, question, identityHeaders) : decision.responseHeaders;
+  const redirect = refreshRedirect(decision, question);
+  const allowed = decision.allow && !redirect;
+  const status = redirect ? 307 : allowed ? 200 : statusFor(decision, question);
+  const body = allowed || redirect ? '' : decision.body;
+  let pairs: readonly HeaderPair[] = redirect
+    ? [['location', redirect.location], ['cache-control', 'no-store'], ...redirect.cookies]
+    : allowed ? allowHeaders(decision, question, identityHeaders) : decision.responseHeaders;
+  if (question.nginx) pairs = [...pairs, ...numberedSetCookies(pairs)];
   const headers = grouped(pairs);
   // Validate every header before sending any, so a bad value becomes a clean 500.
   for (const [name, values] of headers) res.setHeader(name, values.length === 1 ? values[0]! : values);

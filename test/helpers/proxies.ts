@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NGINX_SET_COOKIE_SLOTS } from '../../src/server/refreshed-cookies.js';
 import { isExecutable, missingToolSkipReason } from './executables.js';
 export { freePort } from './free-port.js';
 import { freePort } from './free-port.js';
@@ -268,7 +269,9 @@ function nginxVar(header: string): string {
  * The recommended nginx recipe as a server body: `auth_request` to the
  * forward-auth endpoint, identity headers via `auth_request_set` (an empty
  * value makes proxy_set_header drop the client's header), 401 carrying a
- * Location turned into the login redirect. nginx passes every client header
+ * Location turned into the login redirect, every Set-Cookie of the answer
+ * (numbered headers) added to the client's response — a refreshed session
+ * on an allow too. nginx passes every client header
  * to the auth subrequest and to our own endpoints, so both locations set or
  * blank (`""` = not sent) every header the door reads.
  */
@@ -276,6 +279,10 @@ export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   const headers = o.identityHeaders ?? KESTRA_IDENTITY_HEADERS;
   const sets = headers.map((h) => `auth_request_set $authz_${nginxVar(h)} $upstream_http_${nginxVar(h)};`).join('\n  ');
   const passes = headers.map((h) => `proxy_set_header ${h} $authz_${nginxVar(h)};`).join('\n  ');
+  const slots = Array.from({ length: NGINX_SET_COOKIE_SLOTS }, (_, i) => i + 1);
+  // nginx 1.22 reads only the first of several Set-Cookie lines: the door numbers them (refreshed-cookies.ts).
+  const setCookieVars = slots.map((n) => `auth_request_set $authz_set_cookie_${n} $upstream_http_x_authz_set_cookie_${n};`).join('\n  ');
+  const addSetCookies = slots.map((n) => `add_header Set-Cookie $authz_set_cookie_${n} always;`).join('\n  ');
   const blank = o.withoutBlanking ? '' : `
   proxy_set_header X-Forwarded-Uri "";
   proxy_set_header X-Forwarded-Method "";`;
@@ -283,11 +290,12 @@ export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   auth_request /_authz;
   ${sets}
   auth_request_set $authz_location $upstream_http_location;
-  auth_request_set $authz_set_cookie $upstream_http_set_cookie;${o.withoutBlanking ? '' : `
+  ${setCookieVars}${o.withoutBlanking ? '' : `
   auth_request_set $authz_cookie $upstream_http_cookie;`}
   error_page 401 = @authz_401;
   ${passes}${o.withoutBlanking ? '' : `
   proxy_set_header Cookie $authz_cookie;`}
+  ${addSetCookies}
   proxy_pass ${o.upstream};
 }
 location = /_authz {
@@ -302,7 +310,7 @@ location = /_authz {
   proxy_set_header X-Forwarded-For $remote_addr;${blank}
 }
 location @authz_401 {
-  add_header Set-Cookie $authz_set_cookie always;
+  ${addSetCookies}
   if ($authz_location) {
     return 302 $authz_location;
   }

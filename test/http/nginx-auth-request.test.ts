@@ -79,12 +79,12 @@ describe('nginx auth_request → HTTP door', { skip }, () => {
     assert.equal(upstream.requests.length, before);
   });
 
-  test('a login redirect through auth_request comes back as 302 + Location + the state cookie', async () => {
+  test('a login redirect through auth_request comes back as 302 + Location + every Set-Cookie', async () => {
     const { res } = await viaNginx(LOGIN_REQUIRED_PATH, { accept: 'text/html' });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), IDP_AUTHORIZE);
-    // nginx 1.22's $upstream_http_set_cookie holds the first Set-Cookie only
-    assert.deepEqual(res.headers.getSetCookie(), ['OAUTH2_STATE_a=s1; Path=/; HttpOnly; SameSite=Lax']);
+    // nginx 1.22's $upstream_http_set_cookie holds the first Set-Cookie only: the recipe reads the numbered copies.
+    assert.deepEqual(res.headers.getSetCookie(), ['OAUTH2_STATE_a=s1; Path=/; HttpOnly; SameSite=Lax', 'OAUTH2_NONCE_a=n1; Path=/; HttpOnly; SameSite=Lax']);
   });
 
   test('our own endpoints proxied straight to the door keep every Set-Cookie', async () => {
