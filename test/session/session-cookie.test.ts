@@ -41,6 +41,14 @@ describe('session cookie', () => {
     assert.deepEqual(read.kind === 'ok' && read.record, record(['devs']));
   });
 
+  test('the IdP sid (front/back-channel logout) round-trips; absent stays absent', async () => {
+    const withSid: SessionRecord = { ...record(['devs']), idpSid: 'op-session-42' };
+    const read = await sessions.read(jar(await sessions.write(withSid, scope, 3600, new Map())), NOW);
+    assert.deepEqual(read.kind === 'ok' && read.record, withSid);
+    const without = await sessions.read(jar(await sessions.write(record(['devs']), scope, 3600, new Map())), NOW);
+    assert.equal(without.kind === 'ok' && 'idpSid' in without.record, false);
+  });
+
   test('500 long group names: every Set-Cookie line < 4096 bytes, read back intact', async () => {
     const groups = Array.from({ length: 500 }, (_, i) => `kestra-tenant-main-namespace-company.team.${i}-developers-with-write-access`);
     const lines = await sessions.write(record(groups), scope, 3600, new Map());
