@@ -178,6 +178,14 @@ for (const [storeName, sessionsOf] of STORES) {
       await refusedOnEvery([a, b], fay, 'fay after the logout of her IdP session');
     });
 
+    test('through the gRPC door (Envoy routes /oauth/* through Check): the same answer, the same revocation', async () => {
+      const hal = await login(a, idp, 'hal');
+      const res = await b.check({ path: `/oauth/frontchannel-logout/${PROVIDER}?${idpQuery(sidOf('hal'))}`, headers: BROWSER });
+      assert.equal(res.denied_response?.status?.code, 200, JSON.stringify(res));
+      assert.match(res.denied_response?.body ?? '', /Logged out/);
+      await refusedOnEvery([a, b], hal, 'after a front-channel logout through Check');
+    });
+
     test('a client listed in frontchannel-logout-sid-optional-clients: no iss/sid ends only the loading browser\'s session', async () => {
       const fay = await login(sidOptional, idp, 'fay');
       const gus = await login(sidOptional, idp, 'gus');
