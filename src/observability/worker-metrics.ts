@@ -14,6 +14,12 @@ export const workersAlive = new client.Gauge({
   registers: [groupRegistry],
 });
 
+export const workersReady = new client.Gauge({
+  name: 'kestra_authz_workers_ready',
+  help: 'Workers of `serve --workers N` that report ready (doors listening, every dependency answering).',
+  registers: [groupRegistry],
+});
+
 export const workerRestartsTotal = new client.Counter({
   name: 'kestra_authz_worker_restarts_total',
   help: 'Workers of `serve --workers N` that exited unexpectedly and were started again.',

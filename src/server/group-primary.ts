@@ -23,7 +23,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { LockoutTracker } from '../authn/lockout.js';
-import { groupRegistry, workerRestartsTotal, workersAlive } from '../observability/worker-metrics.js';
+import { groupRegistry, workerRestartsTotal, workersAlive, workersReady } from '../observability/worker-metrics.js';
 import { GROUP_MESSAGE, isGroupMessage, type GroupEvent, type GroupRequest, type PrimaryMessage, type WorkerMessage } from './group-messages.js';
 import { startManagement, type ManagementServer } from './management.js';
 
@@ -77,6 +77,9 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
   let stopping = false;
   const crashes: number[] = [];
 
+  const countReady = (): void => {
+    workersReady.set([...states.values()].filter((s) => s.ready).length);
+  };
   const send = (state: WorkerState, message: PrimaryMessage): void => {
     if (state.worker.isConnected()) state.worker.send(message);
   };
@@ -187,6 +190,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
         state.reported = true;
         state.ready = msg.ready;
         state.failing = msg.failing;
+        countReady();
         break;
       case `${GROUP_MESSAGE}applied`: {
         const pending = pendingBroadcasts.get(msg.seq);
@@ -198,7 +202,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
       case `${GROUP_MESSAGE}metrics`: {
         const pending = pendingMetrics.get(msg.id);
         if (!pending || !pending.waiting.delete(worker.id)) break;
-        pending.results.push(...(msg.metrics as unknown[]));
+        pending.results.push(msg.metrics);
         if (pending.waiting.size === 0) pending.done();
         break;
       }
@@ -210,9 +214,12 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
     const state = states.get(worker.id);
     states.delete(worker.id);
     workersAlive.set(states.size);
+    countReady();
     forget(worker.id);
     if (stopping) {
-      if (code !== 0) exitedUnclean = true;
+      // A worker still starting has nothing to drain: our SIGTERM ends it before it handles signals.
+      const stoppedWhileStarting = signal === 'SIGTERM' && state?.started !== true;
+      if (code !== 0 && !stoppedWhileStarting) exitedUnclean = true;
       return;
     }
     if (!state?.started || !started) {
@@ -224,7 +231,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
     crashes.push(now);
     const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (crashes.length - 1), BACKOFF_MAX_MS);
     workerRestartsTotal.inc();
-    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly; starting another');
+    logger.error({ workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly; starting another');
     setTimeout(() => { if (!stopping) fork(); }, delay);
   });
 

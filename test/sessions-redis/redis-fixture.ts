@@ -120,13 +120,18 @@ export interface ReplicaSettings {
   readonly sessions: string;
   /** `authz.users` as YAML flow mapping; default the file `<dir>/users.yaml`. */
   readonly users?: string;
+  /** `serve --workers N`; default: serve's own default (the available cores). */
+  readonly workers?: number;
 }
 
 /** A `kestra-authz serve` child process. */
 export interface Replica {
   readonly name: string;
+  readonly grpcPort: number;
   readonly httpPort: number;
   readonly managementPort: number;
+  /** The `serve` process (the primary of a worker group). */
+  readonly pid: number;
   check(init: EnvoyCheckRequestInit): Promise<CheckResponseJs>;
   /** Exit code/signal once it exited, else undefined. */
   exited(): string | undefined;
@@ -160,7 +165,8 @@ authz:
   default: authenticated
   log: { level: warn }
 `);
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const workers = s.workers === undefined ? [] : ['--workers', String(s.workers)];
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...workers], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -170,6 +176,8 @@ authz:
   const client: AuthzClient = createAuthzClient(grpc);
   return {
     name: s.name,
+    grpcPort: grpc,
+    pid: child.pid!,
     httpPort: http,
     managementPort: management,
     check: (init) => client.check(envoyCheckRequest({ host: 'kestra.example.com', scheme: 'https', ...init })),
