@@ -34,6 +34,8 @@ export interface GroupOptions {
   readonly workers: number;
   readonly logger: Logger;
   readonly management: { readonly host: string; readonly port: number };
+  /** Called once every worker listens (the doors' ports as the workers report them; port 0 in the config = chosen once for all). */
+  readonly onStarted?: (ports: { readonly grpcPort: number; readonly httpPort: number; readonly managementPort: number }) => void;
 }
 
 interface WorkerState {
@@ -46,6 +48,8 @@ interface WorkerState {
   reported: boolean;
   ready: boolean;
   failing: readonly string[];
+  /** The doors' ports, once started. */
+  ports?: { readonly grpcPort: number; readonly httpPort: number };
 }
 
 interface LoggedEvent {
@@ -184,6 +188,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
       case `${GROUP_MESSAGE}request`: onRequest(state, msg.id, msg.request); break;
       case `${GROUP_MESSAGE}ready`:
         state.started = true;
+        state.ports = { grpcPort: msg.grpcPort, httpPort: msg.httpPort };
         if ([...states.values()].every((s) => s.started)) onStarted();
         break;
       case `${GROUP_MESSAGE}readiness`:
@@ -292,7 +297,14 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
           return `${await client.AggregatorRegistry.aggregate(workers as never).metrics()}${await groupRegistry.metrics()}`;
         },
       });
-      logger.info({ workers: options.workers, management: `${options.management.host}:${management.port}` }, 'kestra-authz worker group ready');
+      const ports = [...states.values()][0]?.ports ?? { grpcPort: 0, httpPort: 0 };
+      logger.info({
+        workers: options.workers,
+        grpcPort: ports.grpcPort,
+        httpPort: ports.httpPort,
+        management: `${options.management.host}:${management.port}`,
+      }, 'kestra-authz worker group ready');
+      options.onStarted?.({ ...ports, managementPort: management.port });
     } catch (err) {
       logger.error({ err: { message: (err as Error).message } }, 'management port could not listen');
       started = false;
