@@ -11,12 +11,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { createAuthzClient } from '../helpers/grpc-client.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { pollUntil } from '../helpers/poll.js';
 import { scrapeMetrics, seriesSum } from '../helpers/scraped-metrics.js';
-import { becomesReady } from '../helpers/serve-process.js';
+import { becomesReady, exitCodeAfterSigterm } from '../helpers/serve-process.js';
+import { freePort } from '../helpers/free-port.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { API, CLIENT, EXTERNAL, login, startReplica, whoAmI, type Replica } from '../sessions-redis/redis-fixture.js';
 import { mintLogoutToken, postLogoutToken } from '../sessions-redis/logout-token-minter.js';
@@ -178,5 +181,40 @@ describe('serve --workers 2: one service on the outside', () => {
     await group.stop();
     assert.ok(group.exited() === 'code 0', `exit: ${group.exited()}`);
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'the worker is gone too');
+  });
+});
+
+describe('serve --workers: bad input and the cases that stay one process', () => {
+  const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
+
+  test('--workers that is not a whole number from 1 to 64 is refused with exit 2, naming the flag', async () => {
+    for (const value of ['0', '65', 'two', '1.5', '']) {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, [BIN, 'serve', '--workers', value], { timeout: 30_000 }, (err, _stdout, stderr) => {
+          resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stderr });
+        });
+      });
+      assert.equal(code, 2, `--workers "${value}"`);
+      assert.match(stderr, /--workers must be a whole number from 1 to 64/);
+    }
+  });
+
+  test('an ephemeral session secret keeps one process (a cookie of one worker would not open on another), with a warning', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kauthz-workers-eph-'));
+    const [grpc, http, management] = [await freePort(), await freePort(), await freePort()];
+    const configPath = join(dir, 'config.yaml');
+    await writeFile(configPath, `authz:\n  listen: { grpc: "127.0.0.1:${grpc}", http: "127.0.0.1:${http}", management: "127.0.0.1:${management}" }\n  users: { file: ${join(dir, 'users.yaml')} }\n`);
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      assert.ok(await becomesReady(management), `not ready:\n${out}`);
+      assert.match(out, /the session secret is ephemeral \(not configured\), so one worker serves/);
+      assert.deepEqual(await workerPids(child.pid!), [], 'no worker processes');
+    } finally {
+      assert.equal(await exitCodeAfterSigterm(child), 0);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
