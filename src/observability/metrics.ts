@@ -109,6 +109,8 @@ export const configReloadsTotal = new client.Counter({
   name: `${P}config_reloads_total`,
   help: 'Configuration loads by result (success|failure).',
   labelNames: ['result'] as const,
+  // serve --workers N: every worker loads the same file at the same moments; the group counts the loads once (the most any worker made).
+  aggregator: 'max',
   registers: [registry],
 });
 
