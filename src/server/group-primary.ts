@@ -227,16 +227,17 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
       if (code !== 0 && !stoppedWhileStarting) exitedUnclean = true;
       return;
     }
-    if (!state?.started || !started) {
+    if (!started) {
       onStartFailed(`worker ${worker.process.pid} exited (code ${code ?? 'none'}, signal ${signal ?? 'none'}) before it was ready`);
       return;
     }
+    // From here on a worker that dies — serving, or while starting again — is replaced, ever more slowly while it keeps failing.
     const now = Date.now();
     while (crashes.length && crashes[0]! < now - CRASH_MEMORY_MS) crashes.shift();
     crashes.push(now);
     const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (crashes.length - 1), BACKOFF_MAX_MS);
     workerRestartsTotal.inc();
-    logger.error({ workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly; starting another');
+    logger.error({ workerPid: worker.process.pid, code, signal, wasServing: state?.started === true, restartInMs: delay }, 'worker exited unexpectedly; starting another');
     setTimeout(() => { if (!stopping) fork(); }, delay);
   });
 

@@ -120,7 +120,7 @@ export interface ReplicaSettings {
   readonly sessions: string;
   /** `authz.users` as YAML flow mapping; default the file `<dir>/users.yaml`. */
   readonly users?: string;
-  /** `serve --workers N`; default: serve's own default (the available cores). */
+  /** `serve --workers N`; default 1: a replica is one process unless a test is about worker groups (test/server/worker-group.test.ts). */
   readonly workers?: number;
 }
 
@@ -165,14 +165,18 @@ authz:
   default: authenticated
   log: { level: warn }
 `);
-  const workers = s.workers === undefined ? [] : ['--workers', String(s.workers)];
+  const workers = ['--workers', String(s.workers ?? 1)];
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...workers], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   const ready = async () => fetch(`http://127.0.0.1:${management}/healthz`).then((r) => r.ok, () => false);
   for (let i = 0; i < 200 && child.exitCode === null && !(await ready()); i++) await sleep(100);
-  assert.ok(await ready(), `replica ${s.name} did not start:\n${out}`);
+  if (!(await ready())) {
+    // Not left running (a worker group's workers exit with their primary).
+    child.kill('SIGKILL');
+    assert.fail(`replica ${s.name} did not start:\n${out}`);
+  }
   const client: AuthzClient = createAuthzClient(grpc);
   return {
     name: s.name,
