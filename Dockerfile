@@ -30,4 +30,6 @@ ENV NODE_OPTIONS=--max-old-space-size=160
 EXPOSE 9191 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8081/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# One worker process per core the container may use (os.availableParallelism(): follows --cpuset-cpus,
+# not a --cpus quota); with a quota, append "--workers N" (README "Worker processes").
 CMD ["node", "bin/kestra-authz.js", "serve", "--config", "/etc/kestra-authz/config.yaml"]

@@ -46,7 +46,7 @@ export const HTTP_OPEN_LOOP_CONNECTIONS = 16;
 /** A scenario loading the gRPC door (Authorization/Check). */
 export interface GrpcScenario {
   readonly door?: 'grpc';
-  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'unique';
+  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'cached-2w' | 'unique';
   readonly title: string;
   /**
    * null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js;
@@ -58,6 +58,9 @@ export interface GrpcScenario {
   readonly samples: readonly object[];
   /** A one-frame file for h2load; undefined = no h2load for this scenario. */
   readonly h2loadBody?: string;
+  /** Server processes and their cores for this scenario alone (`cached-2w`); default the run's --workers / --server-cores. */
+  readonly workers?: number;
+  readonly serverCores?: string;
 }
 
 /** A scenario loading the HTTP door (Envoy's ext_authz `http_service`), HTTP/1.1. */
@@ -114,8 +117,13 @@ const isReady = (v: unknown): v is GrpcReady => (v as ReadyLine).ready === true 
 const isHttpReady = (v: unknown): v is HttpReady => (v as ReadyLine).ready === true && typeof (v as ReadyLine).httpPort === 'number';
 const isLoadResult = (v: unknown): v is LoadResult => typeof (v as LoadResult).requests === 'number' && typeof (v as LoadResult).rps === 'number';
 
-export async function runScenario(children: ChildProcesses, scenario: Scenario, settings: LoadSettings, log: (line: string) => void): Promise<ScenarioRun> {
-  if (scenario.door === 'http') return runHttpScenario(children, scenario, settings, log);
+export async function runScenario(children: ChildProcesses, scenario: Scenario, runSettings: LoadSettings, log: (line: string) => void): Promise<ScenarioRun> {
+  if (scenario.door === 'http') return runHttpScenario(children, scenario, runSettings, log);
+  const settings: LoadSettings = {
+    ...runSettings,
+    workers: scenario.workers ?? runSettings.workers,
+    serverCores: scenario.serverCores ?? runSettings.serverCores,
+  };
   if (settings.waitIdleS > 0) await waitForIdleMachine(settings.waitIdleS, log);
   const serverArgs = {
     null: [join(settings.programs, 'null-server.js')],
@@ -180,11 +188,18 @@ async function runGenerator(children: ChildProcesses, name: string, nodeFlags: r
   return load;
 }
 
-/** The scenario's server on the server cores: the program itself, or N of it behind cluster-server.js. */
+/**
+ * The scenario's server on the server cores: the program itself, or N of it —
+ * the real service as a `serve --workers N` group (real-server.js --workers),
+ * the null servers behind cluster-server.js.
+ */
 function startServer(children: ChildProcesses, id: string, settings: LoadSettings, programArgs: readonly string[]): Started {
-  const args = settings.workers > 1
-    ? [join(settings.programs, 'cluster-server.js'), '--workers', String(settings.workers), ...programArgs]
-    : programArgs;
+  const real = programArgs[0]?.endsWith('real-server.js') === true;
+  const args = settings.workers <= 1
+    ? programArgs
+    : real
+      ? [...programArgs, '--workers', String(settings.workers)]
+      : [join(settings.programs, 'cluster-server.js'), '--workers', String(settings.workers), ...programArgs];
   return children.start(`${id} server`, settings.serverCores, process.execPath, [...settings.serverNodeFlags, ...args]);
 }
 

@@ -24,7 +24,7 @@ const defaultIo: CliIo = {
 export const USAGE = `kestra-authz — Envoy external authorization for Kestra and anything behind a mesh
 
 Usage:
-  kestra-authz serve [--config FILE]
+  kestra-authz serve [--config FILE] [--workers N]   (N processes on the same ports; default: the available cores)
   kestra-authz config check [--config FILE]
   kestra-authz config reference [--readme FILE]
   kestra-authz auths users create --username U --password P [--admin] [--tenant T] [--groups a,b] [--if-not-exists]

@@ -4,8 +4,18 @@
  * file is rejected and the running config stays; see server/config-reload.ts).
  * So do changes to the shadow policy file (`authz.shadow`) of the config
  * serving: the watch follows it when a reload names another one.
+ *
+ * `--workers N` (default: the available cores) runs N such processes behind
+ * the same ports (server/group-primary.ts); `--workers 1` is one process,
+ * exactly as before. Each worker runs this same command, told by its
+ * environment (GROUP_WORKER_ENV) that it is one of a group.
  */
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { createLogger } from '../observability/logger.js';
+import { GROUP_WORKER_ENV, runGroupPrimary } from '../server/group-primary.js';
+import { connectWorkerLink } from '../server/worker-link.js';
 import { resolveConfigPath } from '../config/load-config.js';
 import { createConfigReloader } from '../server/config-reload.js';
 import { watchConfigFile, type ConfigWatcher } from '../server/config-watch.js';
@@ -14,13 +24,31 @@ import { loadCliConfig, takeConfigFlag } from './cli-config.js';
 import type { CliIo } from './main.js';
 
 export async function runServe(args: string[], io: CliIo): Promise<number> {
-  const { path, rest } = takeConfigFlag(args);
+  const { path, rest: afterConfig } = takeConfigFlag(args);
+  const workersFlag = takeWorkersFlag(afterConfig);
+  if (typeof workersFlag === 'string') {
+    io.stderr(`serve: ${workersFlag}`);
+    return 2;
+  }
+  const { rest } = workersFlag;
   if (rest.length) {
     io.stderr(`serve: unexpected argument "${rest[0]}"`);
     return 2;
   }
   const configPath = resolveConfigPath(path, process.env);
   const config = await loadCliConfig(path);
+  const group = cluster.isWorker && process.env[GROUP_WORKER_ENV] === '1' ? connectWorkerLink() : undefined;
+  if (group === undefined) {
+    let workers = workersFlag.workers ?? availableParallelism();
+    if (workers > 1 && config.secrets.ephemeral) {
+      // Each worker would draw its own random secret: a session cookie set by one would not open on another.
+      createLogger(config.log.level).warn({ workers }, 'serve: the session secret is ephemeral (not configured), so one worker serves; configure it to use several');
+      workers = 1;
+    }
+    if (workers > 1) {
+      return runGroupPrimary({ workers, logger: createLogger(config.log.level), management: config.listen.management });
+    }
+  }
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
   // Installed before start: Node's default for SIGHUP ends the process. One that
@@ -30,11 +58,13 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   process.on('SIGHUP', hangup);
   let service: RunningService;
   try {
-    service = await startService(config, { version: pkg.version });
+    service = await startService(config, { version: pkg.version, group });
   } catch (err) {
     process.off('SIGHUP', hangup);
+    group?.close();
     throw err;
   }
+  group?.reportReady(service.grpcPort, service.httpPort);
   const logger = service.runtime.logger;
 
   let watcher: ConfigWatcher | undefined;
@@ -78,5 +108,35 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   watcher?.close();
   shadowWatch?.watcher.close();
   await service.close();
+  // The IPC channel would keep a worker alive: let go of the primary.
+  group?.close();
+  if (group && process.connected) process.disconnect();
   return 0;
+}
+
+export const MAX_WORKERS = 64;
+
+/** Removes `--workers N` / `--workers=N` from args; an error message when N is not an integer in 1..MAX_WORKERS. */
+export function takeWorkersFlag(args: readonly string[]): { workers?: number; rest: string[] } | string {
+  const rest: string[] = [];
+  let value: string | undefined;
+  let given = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--workers') {
+      given = true;
+      value = args[++i];
+    } else if (arg.startsWith('--workers=')) {
+      given = true;
+      value = arg.slice('--workers='.length);
+    } else {
+      rest.push(arg);
+    }
+  }
+  if (!given) return { rest };
+  const workers = value !== undefined && /^\d{1,3}$/.test(value) ? Number(value) : NaN;
+  if (!(workers >= 1 && workers <= MAX_WORKERS)) {
+    return `--workers must be a whole number from 1 to ${MAX_WORKERS} (processes serving the same ports), got "${value ?? ''}"`;
+  }
+  return { workers, rest };
 }

@@ -68,6 +68,8 @@ export const jwksKeys = new client.Gauge({
   name: `${P}jwks_keys`,
   help: 'Keys currently held for each configured issuer.',
   labelNames: ['issuer'] as const,
+  // serve --workers N: each worker fetches its own; the group shows the worker holding fewest (0 = one fails closed).
+  aggregator: 'min',
   registers: [registry],
 });
 
@@ -107,18 +109,23 @@ export const configReloadsTotal = new client.Counter({
   name: `${P}config_reloads_total`,
   help: 'Configuration loads by result (success|failure).',
   labelNames: ['result'] as const,
+  // serve --workers N: every worker loads the same file at the same moments; the group counts the loads once (the most any worker made).
+  aggregator: 'max',
   registers: [registry],
 });
 
 export const configLastReloadSuccess = new client.Gauge({
   name: `${P}config_last_reload_success_timestamp_seconds`,
   help: 'Unix time of the last configuration that loaded successfully.',
+  // serve --workers N: the stalest worker's (a reload that failed on one shows).
+  aggregator: 'min',
   registers: [registry],
 });
 
 export const buildInfo = new client.Gauge({
   name: `${P}build_info`,
   help: 'Always 1; labels carry the version and the Node.js version.',
+  aggregator: 'max',
   labelNames: ['version', 'node'] as const,
   registers: [registry],
 });

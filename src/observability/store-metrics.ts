@@ -18,6 +18,8 @@ export const storeErrorsTotal = new client.Counter({
 export const storeUp = new client.Gauge({
   name: 'kestra_authz_store_up',
   help: '1 while the connection to the shared store is ready, else 0.',
+  // serve --workers N: 0 when any worker has lost it.
+  aggregator: 'min',
   labelNames: ['store'] as const,
   registers: [registry],
 });

@@ -24,6 +24,8 @@ import { DependencyHealth, usersStoreProbe } from './dependency-health.js';
 import { createFlowContext } from '../oidc/flow-context.js';
 import { createShadowEvaluator, type ShadowEvaluator } from './shadow-evaluator.js';
 import { openSessionsStore, sessionCodecsFor, withSessionsStore, type SessionsStore } from './sessions-store.js';
+import { groupLockoutStore } from './group-lockout.js';
+import type { WorkerLink } from './worker-link.js';
 
 export interface EngineServices {
   readonly usersStore: UsersStore;
@@ -46,16 +48,18 @@ export interface EngineServices {
   close(): Promise<void>;
 }
 
-export function createEngineServices(config: Config, logger: Logger): EngineServices {
+/** `group`: this process is a `serve --workers N` worker; in-memory lockout and logout lists are then the group's (in the primary). */
+export function createEngineServices(config: Config, logger: Logger, group?: WorkerLink): EngineServices {
   const usersStore = openUsersStore(config.users);
-  // Shared in PostgreSQL when the users are (one threshold across replicas), else in memory.
-  const lockout = openLockoutStore(config.lockout, usersStore, config.sourceLockout);
+  // Shared in PostgreSQL when the users are (one threshold across replicas), else in memory — the primary's with workers.
+  const lockout = openLockoutStore(config.lockout, usersStore, config.sourceLockout, undefined,
+    group ? (role, options) => groupLockoutStore(group, role, options) : undefined);
   const { caches: jwks } = reuseJwksCaches(config.bearer);
   const oidcProviders = createOidcProviderCache({ logger });
   const health = new DependencyHealth();
   health.add('users', usersStoreProbe(usersStore));
   // Sessions store (issue 4A): opened once (last, so nothing after it can throw and leak its connections), kept across reloads.
-  const sessionsStore = openSessionsStore(config, logger);
+  const sessionsStore = openSessionsStore(config, logger, group);
   health.add('sessions', () => sessionsStore.healthy());
   const services: EngineServices = {
     usersStore,

@@ -16,9 +16,12 @@ export interface ManagementServer {
 export interface ManagementOptions {
   /** Names of the dependencies failing now, for the /readyz body (names only, never a URL). */
   readonly failingDependencies?: () => readonly string[];
+  /** The exposition text (default: this process's registry; a `serve --workers N` primary: the group's, group-primary.ts). */
+  readonly metrics?: () => Promise<string>;
 }
 
-export async function startManagement(runtime: Runtime, host: string, port: number, options: ManagementOptions = {}): Promise<ManagementServer> {
+/** `runtime`: anything that says whether to route traffic here now (a worker group's primary: its readiness). */
+export async function startManagement(runtime: Pick<Runtime, 'ready'>, host: string, port: number, options: ManagementOptions = {}): Promise<ManagementServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -26,7 +29,7 @@ export async function startManagement(runtime: Runtime, host: string, port: numb
       return;
     }
     if (path === '/metrics') {
-      registry.metrics().then(
+      (options.metrics ?? (() => registry.metrics()))().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         () => res.writeHead(500).end(),
       );

@@ -17,6 +17,8 @@ export interface ReadinessLoopOptions {
   readonly logger: Logger;
   /** Default 1000 ms. */
   readonly intervalMs?: number;
+  /** Called on every change (a `serve --workers N` worker reports it to the primary). */
+  readonly onChange?: (ready: boolean, failing: readonly string[]) => void;
 }
 
 export interface ReadinessLoop {
@@ -37,6 +39,7 @@ export async function startReadinessLoop(options: ReadinessLoopOptions): Promise
     if (ready === runtime.ready) return;
     runtime.ready = ready;
     setServing(ready);
+    options.onChange?.(ready, failing);
     if (ready) logger.info('ready: every dependency answers');
     else if (!stopped) logger.warn({ failing }, 'not ready: a dependency is failing');
   };

@@ -14,6 +14,7 @@ import { startHttpDoor, type HttpDoor } from './http-door.js';
 import { startManagement, type ManagementServer } from './management.js';
 import { startReadinessLoop, type ReadinessLoop } from './readiness.js';
 import type { Runtime } from './runtime.js';
+import type { WorkerLink } from './worker-link.js';
 
 export interface RunningService {
   readonly runtime: Runtime;
@@ -29,6 +30,12 @@ export interface StartOptions {
   readonly version?: string;
   /** How often store health is polled for readiness (default 1000 ms). */
   readonly readinessIntervalMs?: number;
+  /**
+   * This process is one worker of `serve --workers N` (group-primary.ts): no
+   * management port (the primary's reports the group), readiness reported
+   * to the primary, in-memory lockout and logout lists shared through it.
+   */
+  readonly group?: WorkerLink;
 }
 
 export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
@@ -41,7 +48,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     version: options.version,
     currentConfig: () => runtime.engine.config,
   });
-  const services = createEngineServices(config, logger);
+  const services = createEngineServices(config, logger, options.group);
   // Off by default: then undefined, and a door pays one check (runtime.ts).
   const audit = createAuditLog(config.audit, logger);
   const serving = buildServing(config, services);
@@ -55,9 +62,14 @@ export async function startService(config: Config, options: StartOptions = {}): 
   let management: ManagementServer | undefined;
   let readiness: ReadinessLoop | undefined;
   try {
-    management = await startManagement(runtime, config.listen.management.host, config.listen.management.port, {
-      failingDependencies: () => readiness?.failing() ?? [],
-    });
+    if (options.group === undefined) {
+      management = await startManagement(runtime, config.listen.management.host, config.listen.management.port, {
+        failingDependencies: () => readiness?.failing() ?? [],
+      });
+    } else {
+      // Before any request: the logouts other workers took before this one started.
+      await options.group.catchUp();
+    }
     grpcDoor = await startGrpcDoor(runtime, config.listen.grpc.host, config.listen.grpc.port);
     httpDoor = await startHttpDoor(runtime, config.listen.http.host, config.listen.http.port);
     // Ready once the stores answer; JWKS are fetched in the background and an
@@ -71,7 +83,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
       setServing: (serving) => door.setServing(serving),
       logger,
       intervalMs: options.readinessIntervalMs,
+      onChange: options.group ? (ready, failing) => options.group!.reportReadiness(ready, failing) : undefined,
     });
+    if (options.group) options.group.reportReadiness(runtime.ready, readiness.failing());
   } catch (err) {
     await Promise.all([grpcDoor?.close(), httpDoor?.close(), management?.close()]);
     await services.close();
@@ -82,7 +96,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   logger.info({
     grpc: `${config.listen.grpc.host}:${grpcDoor.port}`,
     http: `${config.listen.http.host}:${httpDoor.port}`,
-    management: `${config.listen.management.host}:${management.port}`,
+    management: management ? `${config.listen.management.host}:${management.port}` : 'the primary\'s',
     config: config.source,
     // README "Shadow rules": the file, or 'rules' when only `shadow: true` rules make the shadow policy.
     shadow: config.shadow ? config.shadow.file ?? 'rules' : undefined,
@@ -92,7 +106,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     runtime,
     grpcPort: grpcDoor.port,
     httpPort: httpDoor.port,
-    managementPort: management.port,
+    managementPort: management?.port ?? 0,
     services,
     async close() {
       readiness?.stop();

@@ -29,6 +29,8 @@ import { RedisEndedSessions } from '../stores/ended-sessions-redis.js';
 import { MemorySessionRevocations, SessionStoreUnavailableError } from '../stores/session-revocations.js';
 import { RedisSessionStore } from '../stores/sessions-redis.js';
 import { deriveStoredSessionKeys, idpSidOf } from '../stores/stored-session.js';
+import { groupEndedSessions, shareRevocationsInGroup } from './group-sessions.js';
+import type { WorkerLink } from './worker-link.js';
 
 export interface SessionsStore {
   readonly kind: 'cookie' | 'redis';
@@ -52,7 +54,8 @@ export interface SessionsStore {
 
 const WARM_UP_MS = 5000;
 
-export function openSessionsStore(config: Config, logger: Logger): SessionsStore {
+/** `group`: this process is a `serve --workers N` worker; the in-memory logout lists then reach every worker (group-sessions.ts). */
+export function openSessionsStore(config: Config, logger: Logger, group?: WorkerLink): SessionsStore {
   const opened = config.sessions;
   const secret = config.secrets.session;
   const logoutTokenKeys = new LogoutTokenKeys();
@@ -85,10 +88,11 @@ export function openSessionsStore(config: Config, logger: Logger): SessionsStore
   const revocations = new MemorySessionRevocations(config.cookie.maxAgeSeconds);
   const shared = opened.revocations ? new RedisEndedSessions({ ...opened.revocations, logger }) : undefined;
   shared?.carry(revocations); // back-channel logouts reach every replica too
+  if (!shared && group) shareRevocationsInGroup(group, revocations);
   return {
     kind: 'cookie',
     revocations,
-    ended: shared ?? new MemoryEndedSessions(),
+    ended: shared ?? (group ? groupEndedSessions(group) : new MemoryEndedSessions()),
     logoutTokenKeys,
     healthy: () => shared?.healthy() ?? true,
     onHealthChange: (listener) => shared?.onHealthChange(listener) ?? (() => undefined),

@@ -6,7 +6,7 @@
  * one, in the same place, and ride along on the returned store.
  */
 import type { LockoutStore } from '../authn/lockout-store.js';
-import { LockoutTracker } from '../authn/lockout.js';
+import { LockoutTracker, type LockoutOptions } from '../authn/lockout.js';
 import { shareSettings, SourceLockout, type SourceLockoutSettings } from '../authn/source-lockout.js';
 import type { Config } from '../config/types.js';
 import { PostgresUsersStore } from './users-postgres.js';
@@ -14,13 +14,28 @@ import type { UsersStore } from './users-store.js';
 
 type UserLockoutSettings = Pick<Config['lockout'], 'threshold' | 'windowSeconds' | 'lockSeconds'>;
 
+/**
+ * Makes an in-memory lockout store for one role (`users`, `sources`,
+ * `user-locks`, `shares`): a LockoutTracker by default; a `serve --workers N`
+ * worker passes one that asks the group's primary (server/group-lockout.ts).
+ */
+export type MemoryLockoutFactory = (role: string, options: LockoutOptions) => LockoutStore;
+
+const trackerInThisProcess: MemoryLockoutFactory = (_role, options) => new LockoutTracker(options);
+
 /** `now` (ms) is for tests: it drives the clock of the in-memory trackers and of PostgreSQL statements. */
-export function openLockoutStore(lockout: UserLockoutSettings, usersStore: UsersStore, source?: SourceLockoutSettings, now?: () => number): LockoutStore {
+export function openLockoutStore(
+  lockout: UserLockoutSettings,
+  usersStore: UsersStore,
+  source?: SourceLockoutSettings,
+  now?: () => number,
+  memory: MemoryLockoutFactory = trackerInThisProcess,
+): LockoutStore {
   const settings = { threshold: lockout.threshold, windowSeconds: lockout.windowSeconds, lockSeconds: lockout.lockSeconds, ...(now ? { now } : {}) };
   const shared = usersStore instanceof PostgresUsersStore ? usersStore : undefined;
   // One table for every kind of key: purge rows only once the longest window of them all is over.
   const purgeAfterSeconds = Math.max(lockout.windowSeconds, source?.enabled ? source.windowSeconds : 0);
-  const users: LockoutStore = shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : new LockoutTracker(settings);
+  const users: LockoutStore = shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : memory('users', settings);
   if (!source?.enabled) return users;
   const sourceSettings = { threshold: source.threshold, windowSeconds: source.windowSeconds, lockSeconds: source.lockSeconds, ...(now ? { now } : {}) };
   const shareCap = shareSettings(lockout);
@@ -28,14 +43,14 @@ export function openLockoutStore(lockout: UserLockoutSettings, usersStore: Users
   const sourceLockout = new SourceLockout(source, {
     sources: shared
       ? shared.sharedLockout({ ...sourceSettings, counting: 'source', purgeAfterSeconds })
-      : new LockoutTracker({ ...sourceSettings, counting: 'source' }),
+      : memory('sources', { ...sourceSettings, counting: 'source' }),
     ...(share ? {
       perUser: {
         // A lock of one user for one address is a user lock in the metrics (what Kestra would have counted).
-        locks: shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : new LockoutTracker(settings),
+        locks: shared ? shared.sharedLockout({ ...settings, purgeAfterSeconds }) : memory('user-locks', settings),
         shares: shared
           ? shared.sharedLockout({ ...share, counting: 'none', purgeAfterSeconds })
-          : new LockoutTracker({ ...share, counting: 'none' }),
+          : memory('shares', { ...share, counting: 'none' }),
       },
     } : {}),
   });

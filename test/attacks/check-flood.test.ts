@@ -58,7 +58,8 @@ describe('a flood of large CheckRequests under the shipped heap cap', () => {
     // Another process binds them: fixed free ports instead of 0.
     config.authz.listen = { grpc: `127.0.0.1:${grpcPort}`, http: `127.0.0.1:${httpPort}`, management: `127.0.0.1:${managementPort}` };
     await writeFile(join(dir, 'config.yaml'), stringify(config));
-    child = spawn(process.execPath, [...shippedNodeFlags(), BIN, 'serve', '--config', join(dir, 'config.yaml')], {
+    // One process: the in-flight budget and the heap cap under test are per process (a worker group has them per worker).
+    child = spawn(process.execPath, [...shippedNodeFlags(), BIN, 'serve', '--config', join(dir, 'config.yaml'), '--workers', '1'], {
       env: { ...process.env, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -122,13 +122,18 @@ export interface ReplicaSettings {
   readonly users?: string;
   /** More `authz` keys, one `key: value` per line (YAML, no indent). */
   readonly authz?: string;
+  /** `serve --workers N`; default 1: a replica is one process unless a test is about worker groups (test/server/worker-group.test.ts). */
+  readonly workers?: number;
 }
 
 /** A `kestra-authz serve` child process. */
 export interface Replica {
   readonly name: string;
+  readonly grpcPort: number;
   readonly httpPort: number;
   readonly managementPort: number;
+  /** The `serve` process (the primary of a worker group). */
+  readonly pid: number;
   check(init: EnvoyCheckRequestInit): Promise<CheckResponseJs>;
   /** Exit code/signal once it exited, else undefined. */
   exited(): string | undefined;
@@ -163,16 +168,23 @@ authz:
   log: { level: warn }
 ${(s.authz ?? '').split('\n').filter(Boolean).map((line) => `  ${line}`).join('\n')}
 `);
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const workers = ['--workers', String(s.workers ?? 1)];
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...workers], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   const ready = async () => fetch(`http://127.0.0.1:${management}/healthz`).then((r) => r.ok, () => false);
   for (let i = 0; i < 200 && child.exitCode === null && !(await ready()); i++) await sleep(100);
-  assert.ok(await ready(), `replica ${s.name} did not start:\n${out}`);
+  if (!(await ready())) {
+    // Not left running (a worker group's workers exit with their primary).
+    child.kill('SIGKILL');
+    assert.fail(`replica ${s.name} did not start:\n${out}`);
+  }
   const client: AuthzClient = createAuthzClient(grpc);
   return {
     name: s.name,
+    grpcPort: grpc,
+    pid: child.pid!,
     httpPort: http,
     managementPort: management,
     check: (init) => client.check(envoyCheckRequest({ host: 'kestra.example.com', scheme: 'https', ...init })),
