@@ -137,8 +137,8 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
     const shadowVerdict = verdictOf(shadowDecision);
     countDisagreement(liveVerdict, shadowVerdict, shadowDecision.ruleId);
     if (!logger.isLevelEnabled('info')) return;
-    const liveMatch = matchRoute(routes.live, req.method, req.host, req.path);
-    const shadowMatch = matchRoute(routes.shadow, req.method, req.host, req.path);
+    const liveMatch = matchRoute(routes.live, req.method, req.host, req.path, req.peerPrincipal);
+    const shadowMatch = matchRoute(routes.shadow, req.method, req.host, req.path, req.peerPrincipal);
     // Templates and captures, never the raw path: its other segments and its query stay out of the log.
     logger.info({
       requestId: req.id,
