@@ -64,7 +64,7 @@ export class PrincipalPatternError extends Error {
 export function compilePrincipalPattern(pattern: unknown): PrincipalPattern {
   if (typeof pattern !== 'string') throw new PrincipalPatternError('must be a SPIFFE id or pattern (spiffe://trust.domain/ns/kestra/sa/*)');
   const parsed = parse(pattern, true);
-  if (parsed.problem !== undefined) throw new PrincipalPatternError(`${JSON.stringify(pattern)}: ${parsed.problem}`);
+  if (parsed.problem !== undefined) throw new PrincipalPatternError(parsed.problem);
   const segments = [...parsed.id.segments];
   const rest = segments[segments.length - 1] === '**';
   if (rest) segments.pop();
