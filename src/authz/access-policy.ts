@@ -33,7 +33,7 @@ import type { Identity } from '../core/identity.js';
 import { isNamespaceScoped, namespaceCovers, namespaceProblem } from './namespaces.js';
 import { ADMIN_PERMISSIONS, compilePermissionSet, describePermissions, permits, type PermissionSet } from './permission-set.js';
 import { permissionText, type Requirement } from './requirement.js';
-import { compilePrincipalPattern, principalMatches, type PrincipalPattern } from './spiffe-id.js';
+import { compilePrincipalPattern, parsedMatches, parseSpiffeId, principalMatches, type PrincipalPattern } from './spiffe-id.js';
 
 /** One role held through one binding (or the default role, or the local admin flag). */
 export interface Grant {
@@ -218,10 +218,12 @@ export function grantsFor(policy: AccessPolicy, identity: Identity, tenant: stri
 
 /** What `service` bindings grant the workload `principal` (a SPIFFE id) in `tenant`. */
 function serviceGrants(policy: AccessPolicy, principal: string, tenant: string | undefined): Grants {
+  const id = policy.services.length === 0 ? undefined : parseSpiffeId(principal);
+  if (id === undefined) return NO_GRANTS;
   const grants: Grant[] = [];
   for (const b of policy.services) {
     if (b.tenantId !== undefined && b.tenantId !== tenant) continue;
-    if (principalMatches(b.pattern, principal)) grants.push(b.grant);
+    if (parsedMatches(b.pattern, id)) grants.push(b.grant);
   }
   return grants.length === 0 ? NO_GRANTS : { grants };
 }

@@ -71,12 +71,27 @@ export function compilePrincipalPattern(pattern: unknown): PrincipalPattern {
   return Object.freeze({ source: pattern, trustDomain: parsed.id.trustDomain, segments: Object.freeze(segments), rest });
 }
 
-/** Whether `id` (a valid SPIFFE id string) matches `pattern`. Allocates nothing for a literal pattern. */
+/**
+ * A valid SPIFFE id, tested without allocating (the doors test every
+ * principal they receive): the same grammar as parse() below.
+ */
+const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]{1,255}(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*$/;
+
+export function isSpiffeId(text: string): boolean {
+  return text.length <= MAX_ID_LENGTH && SPIFFE_ID.test(text);
+}
+
+/** Whether `id` (a SPIFFE id string; anything else matches nothing) matches `pattern`. */
 export function principalMatches(pattern: PrincipalPattern, id: string): boolean {
   const parsed = parseSpiffeId(id);
-  if (parsed === undefined || parsed.trustDomain !== pattern.trustDomain) return false;
+  return parsed !== undefined && parsedMatches(pattern, parsed);
+}
+
+/** The same test on an id parsed once for several patterns. */
+export function parsedMatches(pattern: PrincipalPattern, id: SpiffeId): boolean {
+  if (id.trustDomain !== pattern.trustDomain) return false;
   const want = pattern.segments;
-  const have = parsed.segments;
+  const have = id.segments;
   if (pattern.rest ? have.length <= want.length : have.length !== want.length) return false;
   for (let i = 0; i < want.length; i++) {
     if (want[i] !== '*' && want[i] !== have[i]) return false;
@@ -84,9 +99,12 @@ export function principalMatches(pattern: PrincipalPattern, id: string): boolean
   return true;
 }
 
-/** Whether any of `patterns` matches `id`; the first that does, for explain. */
+/** The first of `patterns` that matches `id`, undefined when none does (or `id` is no SPIFFE id). */
 export function firstMatchingPattern(patterns: readonly PrincipalPattern[], id: string): PrincipalPattern | undefined {
-  for (const p of patterns) if (principalMatches(p, id)) return p;
+  if (patterns.length === 0) return undefined;
+  const parsed = parseSpiffeId(id);
+  if (parsed === undefined) return undefined;
+  for (const p of patterns) if (parsedMatches(p, parsed)) return p;
   return undefined;
 }
 

@@ -4,7 +4,7 @@
  * Doors (gRPC Check, HTTP ext_authz, forward-auth) translate their wire format
  * into this shape; nothing here knows about a transport.
  */
-import { parseSpiffeId } from '../authz/spiffe-id.js';
+import { isSpiffeId } from '../authz/spiffe-id.js';
 import { forEachCookie, unquotedCookieValue } from './cookie-header.js';
 
 export interface AuthRequest {
@@ -175,6 +175,6 @@ export function createAuthRequest(init: AuthRequestInit): AuthRequest | null {
     cookies: headers.cookie ? parseCookieHeader(headers.cookie) : NO_COOKIES,
     sourceAddress: init.sourceAddress ?? '',
     body: init.body && init.body.length <= MAX_BODY_BYTES ? init.body : '',
-    peerPrincipal: init.peerPrincipal && parseSpiffeId(init.peerPrincipal) !== undefined ? init.peerPrincipal : '',
+    peerPrincipal: init.peerPrincipal && isSpiffeId(init.peerPrincipal) ? init.peerPrincipal : '',
   };
 }

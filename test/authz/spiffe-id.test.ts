@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePrincipalPattern, parseSpiffeId, principalMatches, spiffeIdProblem } from '../../src/authz/spiffe-id.js';
+import { compilePrincipalPattern, isSpiffeId, parseSpiffeId, principalMatches, spiffeIdProblem } from '../../src/authz/spiffe-id.js';
 
 test('valid SPIFFE ids', () => {
   for (const id of [
@@ -78,4 +78,12 @@ test('patterns refused, with a reason', () => {
     ['cluster.local/ns/kestra', /spiffe:\/\//],
   ];
   for (const [pattern, why] of cases) assert.throws(() => compilePrincipalPattern(pattern), why, pattern);
+});
+
+test('the doors\' allocation-free check agrees with the parser', () => {
+  for (const text of [
+    'spiffe://cluster.local/ns/kestra/sa/worker', 'spiffe://cluster.local', 'spiffe://a/./b', 'spiffe://a/../b', 'spiffe://a/b/..',
+    'spiffe://a/.hidden', 'spiffe://a/..x', 'spiffe://a/b/', 'spiffe://A/b', 'spiffe://a//b', 'spiffe://a/b?c', 'spiffe://', 'spiffe:///x',
+    'spiffe://a/b c', `spiffe://${'t'.repeat(256)}/x`, `spiffe://t/${'s'.repeat(2100)}`, 'SPIFFE://a/b', 'spiffe://a:1/b',
+  ]) assert.equal(isSpiffeId(text), parseSpiffeId(text) !== undefined, text.slice(0, 60));
 });
