@@ -178,7 +178,8 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, polic
     mode: 'direct', nginx: false, method: ownMethod, rawPath: url,
     scheme: firstValue(headers['x-forwarded-proto']) ?? 'http',
     host: firstValue(headers['x-forwarded-host']) ?? ownHost,
-    headers, requestId, sourceAddress: socketAddress, peerPrincipal,
+    // Our own endpoints, not a request the proxy describes: no peer principal.
+    headers, requestId, sourceAddress: socketAddress, peerPrincipal: '',
   };
 }
 
