@@ -17,6 +17,9 @@
  *
  *   node dist/bench/decide-micro.js --credential session [--ended 100000]
  *
+ * PRINCIPAL=spiffe://… sets the source peer's principal (an mTLS peer) on the
+ * request; the token still decides.
+ *
  * `--credential bearer` (default): one RS256 token, a token-cache hit.
  * `--credential session`: the same request carrying a password-form session
  * cookie instead of the token, obtained as a browser gets it: a user created
@@ -51,6 +54,7 @@ import { BENCH_HOST, envoyLikeCheckRequest } from './envoy-like-check.js';
 const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
 const SHADOW = process.env.SHADOW ?? 'off';
 const YIELD_EVERY = Number(process.env.YIELD_EVERY ?? 64);
+const PRINCIPAL = process.env.PRINCIPAL ?? '';
 
 /** The bench config with the shadow policy SHADOW asks for. */
 function withShadow(path: string, dir: string): string {
@@ -178,6 +182,9 @@ async function main(): Promise<void> {
       if (replay.allow || replay.status !== 401) throw new Error(`a logged-out session cookie was not refused: ${replay.status} ${replay.reason}`);
     }
   }
+  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity-services.md), as when
+  // Istio's ingress gateway forwards a user's token: the token decides, the principal rides along.
+  if (PRINCIPAL) (request as { attributes: { source: { principal?: string } } }).attributes.source.principal = PRINCIPAL;
   const frame = method.requestSerialize(request);
 
   // warm-up: JWKS fetch, first verify, JIT

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ADMIN_GROUP, VIEWER_GROUP } from './demo-users.js';
 
+/** The SPIFFE id of the demo's one service binding (a CI runner's Kubernetes service account under Istio). */
+export const DEMO_CI_RUNNER = 'spiffe://cluster.local/ns/ci/sa/ci-runner';
+
 /** The provider's name: `/oauth/login/demo`, `/oauth/callback/demo`. */
 export const PROVIDER_NAME = 'demo';
 
@@ -59,10 +62,16 @@ export function demoAuthzYaml(o: DemoAuthzConfigOptions): string {
       // The embedded IdP is plain http on loopback; a real IdP is https and needs none of this.
       oidc: { 'allow-insecure-http-issuers': true },
       users: { file: join(o.dir, 'users.yaml') },
-      roles: [{ name: 'flow-viewer', description: 'read flows, nothing else', permissions: { FLOW: ['READ'] } }],
+      roles: [
+        { name: 'flow-viewer', description: 'read flows, nothing else', permissions: { FLOW: ['READ'] } },
+        { name: 'flow-runner', description: 'read flows and start executions', permissions: { FLOW: ['READ'], EXECUTION: ['CREATE', 'READ'] } },
+      ],
       bindings: [
         { group: ADMIN_GROUP, role: 'admin' },
         { group: VIEWER_GROUP, role: 'flow-viewer' },
+        // A mesh workload (mTLS, no user token): the CI runner starts executions in company.team
+        // (docs/mesh-identity-services.md; the demo has no mesh, `kestra-authz test` and `explain --principal` show it).
+        { service: DEMO_CI_RUNNER, role: 'flow-runner', namespace: 'company.team' },
       ],
       'kestra-rules': true,
       default: 'authenticated',

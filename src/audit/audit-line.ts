@@ -122,7 +122,7 @@ function auditIdentity(decision: Decision): AuditIdentity | undefined {
 }
 
 export function auditRecord(config: Config, req: AuthRequest, decision: Decision, mode: string, now: Date): AuditRecord {
-  const match = req.path.charCodeAt(0) === 47 ? matchRoute(routeTableOf(config), req.method, req.host, req.path) : undefined;
+  const match = req.path.charCodeAt(0) === 47 ? matchRoute(routeTableOf(config), req.method, req.host, req.path, req.peerPrincipal) : undefined;
   // The flow endpoints (login-flow) and refused requests ('') decide without the rule the table finds.
   const rule = match !== undefined && match.rule.id === decision.ruleId ? match : undefined;
   const identity = auditIdentity(decision);

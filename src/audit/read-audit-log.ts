@@ -16,7 +16,7 @@ export interface LoggedDecision {
   readonly record: AuditRecord;
 }
 
-const VIA = new Set(['session', 'bearer', 'basic']);
+const VIA = new Set(['session', 'bearer', 'basic', 'mtls']);
 
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -37,7 +37,7 @@ function problemOf(r: Record<string, unknown>): string | undefined {
   const id = r.identity as Record<string, unknown> | null;
   if (typeof id !== 'object' || id === null) return '"identity" must be an object';
   if (typeof id.name !== 'string' || typeof id.subject !== 'string') return '"identity" needs a name and a subject';
-  if (typeof id.via !== 'string' || !VIA.has(id.via)) return '"identity.via" must be session, bearer or basic';
+  if (typeof id.via !== 'string' || !VIA.has(id.via)) return '"identity.via" must be session, bearer, basic or mtls';
   if (!isStringArray(id.groups)) return '"identity.groups" must be a list of strings';
   for (const key of ['issuer', 'provider', 'tenant'] as const) {
     if (id[key] !== undefined && typeof id[key] !== 'string') return `"identity.${key}" must be a string`;

@@ -33,7 +33,7 @@ export type AuthnResult =
     };
 
 export interface Authenticator {
-  readonly name: 'session' | 'bearer' | 'basic' | 'given';
+  readonly name: 'session' | 'bearer' | 'basic' | 'mtls' | 'given';
   /**
    * A plain result when it is known at once (no credential of this kind, a
    * cached token), a promise when it needs I/O or crypto: the decision then

@@ -21,6 +21,11 @@
  *   So a user bound only in tenant A still gets the default role in tenant B.
  * - when the path names no tenant, a binding or default role limited to a
  *   tenant applies only if the identity itself belongs to that tenant.
+ * - a `service` binding names a mesh workload by SPIFFE id or pattern
+ *   (spiffe-id.ts) and applies only to an `mtls` identity (a peer calling
+ *   without a user credential); `user`/`group` bindings never apply to one,
+ *   and neither does the default role (Kestra's "users with no other grant"):
+ *   a service holds exactly what its bindings grant.
  */
 import type { Config } from '../config/types.js';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
@@ -28,6 +33,7 @@ import type { Identity } from '../core/identity.js';
 import { isNamespaceScoped, namespaceCovers, namespaceProblem } from './namespaces.js';
 import { ADMIN_PERMISSIONS, compilePermissionSet, describePermissions, permits, type PermissionSet } from './permission-set.js';
 import { permissionText, type Requirement } from './requirement.js';
+import { compilePrincipalPattern, parsedMatches, parseSpiffeId, principalMatches, type PrincipalPattern } from './spiffe-id.js';
 
 /** One role held through one binding (or the default role, or the local admin flag). */
 export interface Grant {
@@ -63,6 +69,10 @@ interface CompiledBinding {
   readonly tenantId?: string;
 }
 
+interface ServiceBinding extends CompiledBinding {
+  readonly pattern: PrincipalPattern;
+}
+
 interface DefaultGrant {
   readonly grant: Grant;
   readonly tenantId?: string;
@@ -73,6 +83,8 @@ interface DefaultGrant {
 export interface AccessPolicy {
   readonly byUser: ReadonlyMap<string, readonly CompiledBinding[]>;
   readonly byGroup: ReadonlyMap<string, readonly CompiledBinding[]>;
+  /** `service` bindings in config order (patterns: matched one by one, only for mtls identities). */
+  readonly services: readonly ServiceBinding[];
   readonly defaultRole?: DefaultGrant;
 }
 
@@ -117,12 +129,22 @@ export function compileAccessPolicy(config: Pick<Config, 'roles' | 'bindings' | 
 
   const byUser = new Map<string, CompiledBinding[]>();
   const byGroup = new Map<string, CompiledBinding[]>();
+  const services: ServiceBinding[] = [];
   config.bindings.forEach((binding, i) => {
     const key = `authz.bindings[${i}]`;
     const before = problems.length;
     const hasUser = typeof binding.user === 'string' && binding.user !== '';
     const hasGroup = typeof binding.group === 'string' && binding.group !== '';
-    if (hasUser === hasGroup) problem(key, 'a binding needs exactly one of `user` or `group`', binding.line);
+    const hasService = typeof binding.service === 'string' && binding.service !== '';
+    if (Number(hasUser) + Number(hasGroup) + Number(hasService) !== 1) problem(key, 'a binding needs exactly one of `user`, `group` or `service`', binding.line);
+    let pattern: PrincipalPattern | undefined;
+    if (hasService) {
+      try {
+        pattern = compilePrincipalPattern(binding.service);
+      } catch (err) {
+        problem(`${key}.service`, (err as Error).message, binding.line);
+      }
+    }
     // Bindings may name the built-in role as Kestra writes it ('Admin').
     const roleName = typeof binding.role === 'string' && binding.role.toLowerCase() === ADMIN_ROLE ? ADMIN_ROLE : binding.role;
     const permissions = roles.get(roleName);
@@ -135,12 +157,13 @@ export function compileAccessPolicy(config: Pick<Config, 'roles' | 'bindings' | 
       problem(`${key}.tenant-id`, 'must be a non-empty string', binding.line);
     }
     if (problems.length > before || permissions === undefined) return;
-    const via = hasUser ? `user ${binding.user}` : `group ${binding.group}`;
+    const via = hasUser ? `user ${binding.user}` : hasGroup ? `group ${binding.group}` : `service ${binding.service}`;
     const compiled: CompiledBinding = Object.freeze({
       grant: makeGrant(roleName, via, permissions, i, binding.namespace),
       ...(binding.tenantId === undefined ? {} : { tenantId: binding.tenantId }),
     });
-    pushIndexed(hasUser ? byUser : byGroup, hasUser ? binding.user! : binding.group!, compiled);
+    if (pattern !== undefined) services.push(Object.freeze({ ...compiled, pattern }));
+    else pushIndexed(hasUser ? byUser : byGroup, hasUser ? binding.user! : binding.group!, compiled);
   });
 
   let defaultRole: DefaultGrant | undefined;
@@ -159,7 +182,7 @@ export function compileAccessPolicy(config: Pick<Config, 'roles' | 'bindings' | 
   }
 
   if (problems.length > 0) throw new ConfigError(config.source ?? 'configuration', problems);
-  return Object.freeze({ byUser, byGroup, ...(defaultRole ? { defaultRole } : {}) });
+  return Object.freeze({ byUser, byGroup, services: Object.freeze(services), ...(defaultRole ? { defaultRole } : {}) });
 }
 
 function collect(into: Grant[], bindings: readonly CompiledBinding[] | undefined, tenant: string | undefined): void {
@@ -177,6 +200,7 @@ function collect(into: Grant[], bindings: readonly CompiledBinding[] | undefined
 export function grantsFor(policy: AccessPolicy, identity: Identity, tenant: string | undefined): Grants | 'tenant_denied' {
   if (identity.tenant !== undefined && tenant !== undefined && identity.tenant !== tenant) return 'tenant_denied';
   const effectiveTenant = tenant ?? identity.tenant;
+  if (identity.via === 'mtls') return serviceGrants(policy, identity.name, effectiveTenant);
   const grants: Grant[] = [];
   if (identity.admin === true) grants.push(LOCAL_ADMIN);
   collect(grants, policy.byUser.get(identity.name), effectiveTenant);
@@ -190,6 +214,24 @@ export function grantsFor(policy: AccessPolicy, identity: Identity, tenant: stri
   }
   if (grants.length > 1) grants.sort((a, b) => a.order - b.order);
   return { grants };
+}
+
+/** What `service` bindings grant the workload `principal` (a SPIFFE id) in `tenant`. */
+function serviceGrants(policy: AccessPolicy, principal: string, tenant: string | undefined): Grants {
+  const id = policy.services.length === 0 ? undefined : parseSpiffeId(principal);
+  if (id === undefined) return NO_GRANTS;
+  const grants: Grant[] = [];
+  for (const b of policy.services) {
+    if (b.tenantId !== undefined && b.tenantId !== tenant) continue;
+    if (parsedMatches(b.pattern, id)) grants.push(b.grant);
+  }
+  return grants.length === 0 ? NO_GRANTS : { grants };
+}
+
+/** Whether some `service` binding names `principal` (in any tenant): the mtls authenticator's test. */
+export function bindsService(policy: AccessPolicy, principal: string): boolean {
+  for (const b of policy.services) if (principalMatches(b.pattern, principal)) return true;
+  return false;
 }
 
 /**

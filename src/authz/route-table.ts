@@ -12,6 +12,7 @@ import { matchPathTemplate, parsePathTemplate, type PathTemplate } from './path-
 import { parseRequirement, requirementLabel, type Requirement } from './requirement.js';
 import { buildRouteIndex, routeCandidates, type RouteIndexNode } from './route-index.js';
 import { compileHostPattern, compileMethods, hostMatches, type HostPattern } from './rule-match.js';
+import { compilePrincipalPattern, firstMatchingPattern, type PrincipalPattern } from './spiffe-id.js';
 
 export type { Requirement } from './requirement.js';
 
@@ -25,6 +26,8 @@ export interface CompiledRule {
   /** The path template as configured. */
   readonly path: string;
   readonly line?: number;
+  /** `match.principals` as configured, for explain; absent = any peer. */
+  readonly principals?: readonly string[];
 }
 
 export interface RouteMatch {
@@ -40,6 +43,8 @@ interface RouteEntry {
   readonly methods: ReadonlySet<string> | null;
   /** null = any host. */
   readonly host: HostPattern | null;
+  /** null = any peer (or none); else the mTLS peer's SPIFFE id must match one. */
+  readonly principals: readonly PrincipalPattern[] | null;
   readonly rule: CompiledRule;
   /** Prebuilt answer for templates without captures: such a match allocates nothing. */
   readonly fixedMatch: RouteMatch | null;
@@ -51,6 +56,8 @@ export interface RouteTable {
   readonly index: RouteIndexNode<RouteEntry>;
   readonly fallback: RouteMatch;
   readonly hasHostRules: boolean;
+  /** Every SPIFFE pattern a rule matches on: the mtls authenticator's "is this workload known" test. */
+  readonly principalPatterns: readonly PrincipalPattern[];
 }
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
@@ -77,6 +84,22 @@ function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra',
     host = compileHostPattern(rule.match?.host);
   } catch (err) {
     report('.match.host', (err as Error).message);
+  }
+  let principals: PrincipalPattern[] | null = null;
+  const givenPrincipals = (rule as RuleConfig).match?.principals;
+  if (givenPrincipals !== undefined) {
+    if (!Array.isArray(givenPrincipals) || givenPrincipals.length === 0) {
+      report('.match.principals', 'must be a non-empty list of SPIFFE ids or patterns (omit it for any peer)');
+    } else {
+      principals = [];
+      for (const p of givenPrincipals) {
+        try {
+          principals.push(compilePrincipalPattern(p));
+        } catch (err) {
+          report('.match.principals', (err as Error).message);
+        }
+      }
+    }
   }
   const hasAllow = rule.allow !== undefined;
   const hasRequire = rule.require !== undefined;
@@ -110,9 +133,10 @@ function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra',
     label,
     path: template.source,
     ...(rule.line === undefined ? {} : { line: rule.line }),
+    ...(principals === null ? {} : { principals: Object.freeze(principals.map((p) => p.source)) }),
   });
   const fixedMatch = template.captureNames.length === 0 ? Object.freeze({ rule: compiled, captures: EMPTY_CAPTURES }) : null;
-  return Object.freeze({ template, methods, host, rule: compiled, fixedMatch });
+  return Object.freeze({ template, methods, host, principals: principals && Object.freeze(principals), rule: compiled, fixedMatch });
 }
 
 /**
@@ -144,6 +168,7 @@ export function compileRouteTable(config: Pick<Config, 'rules' | 'kestraRules' |
     index: buildRouteIndex(entries),
     fallback: Object.freeze({ rule: defaultRule, captures: EMPTY_CAPTURES }),
     hasHostRules: entries.some((e) => e.host !== null),
+    principalPatterns: Object.freeze(entries.flatMap((e) => e.principals ?? [])),
   });
 }
 
@@ -165,9 +190,11 @@ export function routedPath(path: string): string {
  * The first rule matching the request; the default rule when none does.
  * `method` upper-case, `host` as sent (port and a trailing dot ignored),
  * `path` normalized and without query. A trailing slash is ignored (see
- * routedPath). Allocates only for captures (and to drop a trailing slash).
+ * routedPath). `principal` is the mTLS peer's SPIFFE id ('' = none): a rule
+ * with `principals` matches only a peer one of them names — whoever the user
+ * behind it is. Allocates only for captures (and to drop a trailing slash).
  */
-export function matchRoute(table: RouteTable, method: string, host: string, path: string): RouteMatch {
+export function matchRoute(table: RouteTable, method: string, host: string, path: string, principal = ''): RouteMatch {
   path = routedPath(path);
   // Methods are upper-case by contract; a lower-case one must not slip past a method-limited rule.
   const c0 = method.charCodeAt(0);
@@ -179,6 +206,7 @@ export function matchRoute(table: RouteTable, method: string, host: string, path
     const entry = candidates[i]!;
     if (entry.methods !== null && !entry.methods.has(method)) continue;
     if (entry.host !== null && !hostMatches(entry.host, hostName)) continue;
+    if (entry.principals !== null && (principal === '' || firstMatchingPattern(entry.principals, principal) === undefined)) continue;
     const captures = matchPathTemplate(entry.template, path);
     if (captures === null) continue;
     if (entry.fixedMatch !== null) return entry.fixedMatch;

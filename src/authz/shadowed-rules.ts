@@ -43,6 +43,8 @@ export function findShadowedRules(rules: readonly RuleConfig[]): string[] {
     for (let i = 0; i < j; i++) {
       const earlier = compiled[i];
       if (!earlier) continue;
+      // A rule limited to some mTLS peers covers nothing for certain: other callers pass it by.
+      if (earlier.rule.match.principals !== undefined) continue;
       if (
         methodsCover(earlier.methods, later.methods) &&
         hostCovers(earlier.host, later.host) &&

@@ -111,6 +111,8 @@ export async function runAuditReplay(args: string[], io: CliIo): Promise<number>
           host: record.host,
           path: replayedPath(record),
           headers: { ...(record.browser ? BROWSER_HEADERS : API_HEADERS) },
+          // A workload logged as `via mtls` was the mTLS peer: its rules' `principals` see it again.
+          ...(record.identity?.via === 'mtls' ? { peerPrincipal: record.identity.name } : {}),
         });
         if (!req) throw new AuthzError('ERR_AUDIT_LOG', `${name}:${line}: the logged path cannot be decided`);
         const identity = identityOf(record);

@@ -86,6 +86,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     http: {
       extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix,
       forwardAuthTrust: authz.http?.['forward-auth']?.trust ?? DEFAULTS.forwardAuthTrust,
+      ...(authz.http?.['client-cert-header'] === undefined ? {} : { clientCertHeader: authz.http['client-cert-header'] }),
     },
     listen: {
       grpc: authz.listen?.grpc ?? DEFAULTS.listen.grpc,
@@ -108,6 +109,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
       (b, i): BindingConfig => ({
         user: b.user,
         group: b.group,
+        ...(b.service === undefined ? {} : { service: b.service }),
         role: b.role,
         namespace: b.namespace,
         tenantId: b['tenant-id'],
@@ -117,7 +119,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     rules: (authz.rules ?? []).map(
       (r, i): RuleConfig => ({
         id: r.id ?? `rule[${i}]`,
-        match: { methods: r.match.methods, path: r.match.path, host: r.match.host },
+        match: { methods: r.match.methods, path: r.match.path, host: r.match.host, ...(r.match.principals === undefined ? {} : { principals: r.match.principals }) },
         allow: r.allow,
         require: r.require,
         ...(r['namespace-from'] === undefined ? {} : { namespaceFrom: r['namespace-from'] }),

@@ -126,6 +126,13 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       + 'A header the door reads arriving twice is always a 400.',
     default: DEFAULTS.forwardAuthTrust,
   },
+  'authz.http.client-cert-header': {
+    text: 'Header in which the proxy in front of the HTTP door passes the verified client certificate of an mTLS peer, '
+      + 'Envoy\'s `x-forwarded-client-cert` (`forward_client_cert_details: SANITIZE_SET`, `set_current_client_cert_details: {uri: true}`). '
+      + 'The `URI` of its LAST element is the peer\'s SPIFFE id (docs/mesh-identity-services.md). Only a proxy that replaces the client\'s '
+      + 'header may be named here; unset, the header is ignored. Arriving on two lines: 400.',
+    defaultNote: 'not read (the HTTP door has no peer principal)',
+  },
   'authz.listen.grpc': { text: 'gRPC door: `envoy.service.auth.v3.Authorization/Check`, gRPC health, reflection.', default: hostPort(DEFAULTS.listen.grpc) },
   'authz.listen.http': { text: 'HTTP door: Envoy HTTP ext_authz, forward-auth, `/oauth/*`, `/login`, `/logout`.', default: hostPort(DEFAULTS.listen.http) },
   'authz.listen.management': { text: '`/metrics`, `/healthz`, `/readyz`. Never route it through the proxy.', default: hostPort(DEFAULTS.listen.management) },
@@ -180,6 +187,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.bindings': { text: 'Who holds which role, where.', default: '[]' },
   'authz.bindings[].user': { text: 'Identity name (Basic user, first `user-claims` claim) or `sub`; give `user` or `group`.' },
   'authz.bindings[].group': { text: 'A group from the groups claim or a local user\'s groups; give `user` or `group`.' },
+  'authz.bindings[].service': { text: 'A mesh workload calling without a user credential, by the SPIFFE id of its mTLS certificate (`*` one segment, trailing `**` the rest); give only one of `user`, `group`, `service`.' },
   'authz.bindings[].role': { text: 'A role of `authz.roles`, or `admin`.' },
   'authz.bindings[].namespace': { text: 'Limits the binding to this namespace and its children.', defaultNote: 'every namespace' },
   'authz.bindings[].tenant-id': { text: 'Limits the binding to one tenant.', defaultNote: 'every tenant' },
@@ -188,6 +196,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.rules[].match.methods': { text: 'Methods matched; `GET` also matches `HEAD`.', defaultNote: 'every method' },
   'authz.rules[].match.path': { text: 'Path template: literal segments, `{name}` (one segment; `{tenant}`, `{namespace}` feed RBAC), `*`, trailing `**`.' },
   'authz.rules[].match.host': { text: 'Exact host or `*.example.com`; the port is ignored.', defaultNote: 'every host' },
+  'authz.rules[].match.principals': {
+    text: 'SPIFFE ids of the mTLS peer (the calling workload, whatever user it carries): `spiffe://td/ns/x/sa/y`, `*` = exactly one segment, trailing `**` = one or more; the trust domain is literal. A request without a peer principal never matches.',
+    defaultNote: 'any peer, or none',
+  },
   'authz.rules[].allow': { text: 'Give `allow` or `require`.' },
   'authz.rules[].require': { text: 'Permission needed in the captured namespace/tenant: `FLOW:READ`, `FLOW:READ|UPDATE`, `FLOW:*`.' },
   'authz.rules[].namespace-from': { text: '`query`: a search endpoint; its namespaces come from the query (`namespace=`, `filters[namespace][EQUALS|PREFIX|IN]=`), each must be granted, and without such a filter only a grant not limited to a namespace allows it. Only with `require`.', defaultNote: 'the `{namespace}` captured from the path' },

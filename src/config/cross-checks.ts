@@ -41,7 +41,7 @@ function checkRolesAndBindings(authz: unknown, report: Report): void {
   });
   list(authz, 'bindings').forEach((binding, i) => {
     const path = ['authz', 'bindings', i];
-    exactlyOne(binding, ['user', 'group'], path, report);
+    exactlyOne(binding, ['user', 'group', 'service'], path, report);
     const role = child(binding, 'role');
     if (typeof role === 'string' && !known.has(role)) {
       report([...path, 'role'], `role "${role}" is not defined in authz.roles (built in: ${BUILT_IN_ADMIN_ROLE})`);
@@ -164,11 +164,12 @@ function checkCookie(root: unknown, report: Report): void {
   }
 }
 
-function exactlyOne(value: unknown, keys: readonly [string, string], path: ConfigPath, report: Report): void {
+function exactlyOne(value: unknown, keys: readonly string[], path: ConfigPath, report: Report): void {
   if (!isPlainMap(value)) return;
   const present = keys.filter((k) => value[k] !== undefined);
-  if (present.length === 2) report(path, `give either ${keys[0]} or ${keys[1]}, not both`);
-  if (present.length === 0) report(path, `needs ${keys[0]} or ${keys[1]}`);
+  const choices = keys.length === 2 ? `${keys[0]} or ${keys[1]}` : `${keys.slice(0, -1).join(', ')} or ${keys[keys.length - 1]}`;
+  if (present.length > 1) report(path, keys.length === 2 ? `give either ${choices}, not both` : `give only one of ${choices} (got ${present.join(' and ')})`);
+  if (present.length === 0) report(path, `needs ${choices}`);
 }
 
 function child(value: unknown, key: string): unknown {

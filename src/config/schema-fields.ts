@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { HostPort } from './types.js';
 import { DURATION_FORMS, parseDurationMs } from './duration.js';
 import { pathTemplateProblem } from './path-template.js';
+import { compilePrincipalPattern } from '../authz/spiffe-id.js';
 
 type Parsed<T> = { readonly value: T } | { readonly error: string };
 
@@ -203,3 +204,24 @@ export const claimPath = field((v) =>
     ? ok(v)
     : fail('must be a dot path into the token claims, e.g. groups or resource_access.kestra.roles'),
 'claim path');
+
+/** A SPIFFE id or a pattern of one (`spiffe://cluster.local/ns/kestra/sa/*`); see authz/spiffe-id.ts. */
+export const principalPattern = field((v) => {
+  try {
+    return ok(compilePrincipalPattern(v).source);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}, 'SPIFFE id or pattern');
+
+export const principalPatterns = field((v) => {
+  if (!Array.isArray(v) || v.length === 0) return fail('must be a non-empty list of SPIFFE ids or patterns (spiffe://cluster.local/ns/kestra/sa/*)');
+  for (const [i, entry] of v.entries()) {
+    try {
+      compilePrincipalPattern(entry);
+    } catch (err) {
+      return fail(`entry ${i}: ${(err as Error).message}`);
+    }
+  }
+  return ok(v as string[]);
+}, 'list of SPIFFE ids or patterns');

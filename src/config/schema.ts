@@ -34,6 +34,8 @@ const role = z.strictObject({
 const binding = z.strictObject({
   user: f.text.optional(),
   group: f.text.optional(),
+  // a mesh workload (mTLS peer) by SPIFFE id or pattern (authz/spiffe-id.ts)
+  service: f.principalPattern.optional(),
   role: f.text,
   namespace: f.namespace.optional(),
   'tenant-id': f.text.optional(),
@@ -45,6 +47,8 @@ const rule = z.strictObject({
     methods: f.methods.optional(),
     path: f.pathTemplate,
     host: f.hostPattern.optional(),
+    // the mTLS peer's SPIFFE id (authz/spiffe-id.ts)
+    principals: f.principalPatterns.optional(),
   }),
   allow: f.oneOf(RULE_ALLOW).optional(),
   require: permissionRequirement.optional(),
@@ -79,6 +83,8 @@ const authz = z.strictObject({
   http: z.strictObject({
     'ext-authz-prefix': f.pathPrefix.optional(),
     'forward-auth': z.strictObject({ trust: f.oneOf(FORWARD_AUTH_TRUSTS).optional() }).optional(),
+    // the proxy's verified client certificate details (XFCC): the peer's principal
+    'client-cert-header': f.headerName.optional(),
   }).optional(),
   listen: z
     .strictObject({ grpc: f.hostPort.optional(), http: f.hostPort.optional(), management: f.hostPort.optional() })

@@ -31,9 +31,11 @@ export interface DefaultRoleConfig extends RoleConfig {
 }
 
 export interface BindingConfig {
-  /** Exactly one of user / group is set. */
+  /** Exactly one of user / group / service is set. */
   readonly user?: string;
   readonly group?: string;
+  /** A mesh workload (the mTLS peer) by SPIFFE id or pattern (`*` one segment, trailing `**` the rest). */
+  readonly service?: string;
   readonly role: string;
   /** Limits the binding to this Kestra namespace and its children. */
   readonly namespace?: string;
@@ -55,6 +57,8 @@ export interface RuleConfig {
     readonly path: string;
     /** Exact host (lower-case, port ignored) or `*.example.com`; undefined = any. */
     readonly host?: string;
+    /** SPIFFE ids or patterns of the mTLS peer; undefined = any peer, or none. */
+    readonly principals?: readonly string[];
   };
   /** Exactly one of allow / require is set. */
   readonly allow?: RuleAllow;
@@ -255,7 +259,12 @@ export interface Config {
    * The HTTP door: `authz.http.ext-authz-prefix` (default /ext_authz), Envoy HTTP ext_authz's path_prefix;
    * `authz.http.forward-auth.trust` (default auto): whose headers describe the request being decided.
    */
-  readonly http: { readonly extAuthzPrefix: string; readonly forwardAuthTrust: ForwardAuthTrust };
+  readonly http: {
+    readonly extAuthzPrefix: string;
+    readonly forwardAuthTrust: ForwardAuthTrust;
+    /** `authz.http.client-cert-header`: the proxy-set XFCC header the peer's principal is read from; undefined = none. */
+    readonly clientCertHeader?: string;
+  };
   readonly listen: {
     readonly grpc: HostPort;
     readonly http: HostPort;

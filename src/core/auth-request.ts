@@ -4,6 +4,7 @@
  * Doors (gRPC Check, HTTP ext_authz, forward-auth) translate their wire format
  * into this shape; nothing here knows about a transport.
  */
+import { isSpiffeId } from '../authz/spiffe-id.js';
 import { forEachCookie, unquotedCookieValue } from './cookie-header.js';
 
 export interface AuthRequest {
@@ -31,6 +32,13 @@ export interface AuthRequest {
    * by the door (MAX_BODY_BYTES).
    */
   readonly body: string;
+  /**
+   * The calling workload's SPIFFE id, '' when none: only from what the
+   * proxy verified (Envoy's `source.principal` / peer certificate on the gRPC
+   * door, the configured client-cert header on the HTTP door), never from a
+   * header a client chose. Always a valid SPIFFE id when set.
+   */
+  readonly peerPrincipal: string;
 }
 
 /** Doors never hand the core more body than this (form_post callbacks, login forms). */
@@ -46,6 +54,8 @@ export interface AuthRequestInit {
   headers?: Record<string, string>;
   sourceAddress?: string;
   body?: string;
+  /** The peer's principal as the proxy verified it; dropped unless it is a valid SPIFFE id. */
+  peerPrincipal?: string;
 }
 
 const MAX_COOKIES = 200;
@@ -165,5 +175,6 @@ export function createAuthRequest(init: AuthRequestInit): AuthRequest | null {
     cookies: headers.cookie ? parseCookieHeader(headers.cookie) : NO_COOKIES,
     sourceAddress: init.sourceAddress ?? '',
     body: init.body && init.body.length <= MAX_BODY_BYTES ? init.body : '',
+    peerPrincipal: init.peerPrincipal && isSpiffeId(init.peerPrincipal) ? init.peerPrincipal : '',
   };
 }

@@ -5,6 +5,7 @@
  * passed in when the engine is built from one config snapshot.
  */
 import type { Authenticator, AuthnResult } from '../authn/authenticator.js';
+import { MtlsAuthenticator } from '../authn/mtls-authenticator.js';
 import { checkPermission, checkQueryNamespaces, compileAccessPolicy, describeGrants, grantsFor, type AccessPolicy } from '../authz/access-policy.js';
 import { queryNamespaces } from '../authz/query-namespaces.js';
 import { compileRouteTable, matchRoute, type RouteMatch, type RouteTable } from '../authz/route-table.js';
@@ -28,7 +29,7 @@ export interface Engine {
 }
 
 export interface EngineParts {
-  /** In chain order: session → bearer → basic. */
+  /** In chain order: session → bearer → basic (the engine appends mtls, last: a user credential decides first). */
   readonly authenticators: readonly Authenticator[];
   readonly flow?: FlowStage;
   readonly loginRedirect?: RespondContext['loginRedirect'];
@@ -52,7 +53,8 @@ export function createEngine(config: Config, parts: EngineParts): Engine {
       allowParts: new AllowPartsMemo(),
     }),
   });
-  const authenticators = [...parts.authenticators];
+  // Last in the chain: see mtls-authenticator.ts for why a user credential wins over the peer's principal.
+  const authenticators = [...parts.authenticators, new MtlsAuthenticator(policy.access, policy.routes.principalPatterns)];
   const flow = parts.flow ?? null;
   return Object.freeze({
     config,
@@ -79,7 +81,9 @@ function judge(
   trace: Trace | undefined,
 ): Authenticated | typeof SKIPPED {
   if (result.kind === 'skip') {
-    trace?.('authenticate', `${authenticator.name}: no credential of this kind`);
+    trace?.('authenticate', authenticator.name === 'mtls' && req.peerPrincipal !== ''
+      ? `mtls: peer ${req.peerPrincipal} is named by no service binding or rule principals: not authenticated by it`
+      : `${authenticator.name}: no credential of this kind`);
     return SKIPPED;
   }
   if (result.kind === 'fail') {
@@ -127,9 +131,11 @@ function decide(
   trace: Trace | undefined,
 ): Decision | Promise<Decision> {
   // 1. route
-  const match = matchRoute(policy.routes, req.method, req.host, req.path);
+  const match = matchRoute(policy.routes, req.method, req.host, req.path, req.peerPrincipal);
   const rule = match.rule;
+  if (trace && req.peerPrincipal !== '') trace('route', `mTLS peer principal ${req.peerPrincipal}`);
   trace?.('route', `${req.method} ${req.path} matched ${rule.id} (${rule.label})` +
+    (rule.principals ? ` for peers ${rule.principals.join(', ')}` : '') +
     (match.tenant ? `, tenant ${match.tenant}` : '') + (match.namespace ? `, namespace ${match.namespace}` : ''));
 
   // 2. flow: OIDC endpoints answer here, before any credential is looked at

@@ -1,8 +1,8 @@
 /** Who is calling, as established by one authenticator. Plain data. */
 export interface Identity {
   /** Which authenticator vouched for this identity. */
-  readonly via: 'session' | 'bearer' | 'basic';
-  /** Stable subject: the token's `sub`, or the Basic user name. */
+  readonly via: 'session' | 'bearer' | 'basic' | 'mtls';
+  /** Stable subject: the token's `sub`, the Basic user name, or a service's SPIFFE id. */
   readonly subject: string;
   /** Name as operators know it: Basic user name, or the first `authz.user-claims` claim present. */
   readonly name: string;

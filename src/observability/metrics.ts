@@ -159,3 +159,32 @@ export const shadowDisagreementsTotal = new client.Counter({
   labelNames: ['live', 'shadow', 'rule'] as const,
   registers: [registry],
 });
+
+/** Closed set: who vouched for the caller ('none' = anonymous or refused before an identity was known). */
+export const AUTH_METHODS = ['none', 'session', 'bearer', 'basic', 'mtls'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+const DECISION_RESULTS = ['allow', 'deny', 'error'] as const;
+/** Pending counts per (auth method × result), taken by the collect hook as for decisions_total. */
+const pendingByAuthMethod = new Float64Array(AUTH_METHODS.length * DECISION_RESULTS.length);
+
+export const decisionsByAuthMethodTotal = new client.Counter({
+  name: `${P}decisions_by_auth_method_total`,
+  help: 'Authorization decisions by how the caller was authenticated (none|session|bearer|basic|mtls) and result (allow|deny|error).',
+  labelNames: ['auth_method', 'result'] as const,
+  registers: [registry],
+  collect() {
+    for (let m = 0; m < AUTH_METHODS.length; m++) {
+      for (let r = 0; r < DECISION_RESULTS.length; r++) {
+        const i = m * DECISION_RESULTS.length + r;
+        if (pendingByAuthMethod[i] === 0) continue;
+        this.inc({ auth_method: AUTH_METHODS[m]!, result: DECISION_RESULTS[r]! }, pendingByAuthMethod[i]!);
+        pendingByAuthMethod[i] = 0;
+      }
+    }
+  },
+});
+
+export function countDecisionByAuthMethod(method: AuthMethod, result: 'allow' | 'deny' | 'error'): void {
+  const m = AUTH_METHODS.indexOf(method);
+  pendingByAuthMethod[(m === -1 ? 0 : m) * DECISION_RESULTS.length + DECISION_RESULTS.indexOf(result)]!++;
+}

@@ -6,6 +6,7 @@
  * would otherwise make a case pass without checking anything).
  */
 import { z } from 'zod';
+import { spiffeIdProblem } from '../authz/spiffe-id.js';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/i, 'must be an HTTP header name');
 const text = z.string().min(1);
@@ -50,13 +51,25 @@ export const testCaseSchema = z
     via: z.enum(['bearer', 'basic', 'session']).optional(),
     claims: z.record(z.string(), z.unknown()).optional(),
     issuer: text.optional(),
+    /** The mTLS peer's SPIFFE id, as Envoy's source.principal carries it: decided by the engine's own mtls authenticator. */
+    service: z.string().superRefine((v, ctx) => {
+      const bad = spiffeIdProblem(v);
+      if (bad) ctx.addIssue({ code: 'custom', message: bad });
+    }).optional(),
     expect: expectation,
   })
   // Checked even when another key of the case is wrong (`when`): every problem is listed at once.
   .superRefine((c, ctx) => {
     const given = [c.anonymous !== undefined, c.user !== undefined, c.claims !== undefined].filter(Boolean).length;
-    if (given !== 1) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one identity: anonymous: true, user: NAME or claims: {…}' });
+    // `service` alone is the identity; beside user/claims it is the peer the user calls through.
+    if (given > 1 || (given === 0 && c.service === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one identity: anonymous: true, user: NAME, claims: {…} or service: spiffe://… (service may also accompany user or claims)' });
+    }
+    if (c.service !== undefined && c.anonymous !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['anonymous'], message: 'a service case is anonymous unless the policy names the service: leave anonymous out' });
+    }
+    if (c.service !== undefined && given === 0 && c.via !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['via'], message: 'a service alone is authenticated via mtls: leave via out' });
     }
     const userOnly = (['groups', 'email', 'tenant', 'admin'] as const).filter((k) => c[k] !== undefined);
     if (c.user === undefined) {

@@ -104,6 +104,8 @@ function requestOf(c: LoadedCase, index: number): AuthRequest | undefined {
     path: c.request.path,
     headers,
     sourceAddress: '127.0.0.1',
+    // As Envoy's source.principal: the engine's mtls authenticator and `match.principals` decide on it.
+    ...(c.service === undefined ? {} : { peerPrincipal: c.service }),
   }) ?? undefined;
 }
 

@@ -97,7 +97,7 @@ export interface BuildEngineOptions {
   /**
    * Identities given beside requests, asked first (given-identity.ts): policy
    * tests, replay and shadow evaluation. Absent when serving: then the chain
-   * is exactly session → Bearer → Basic.
+   * is exactly session → Bearer → Basic (→ mtls, which the engine appends).
    */
   readonly givenIdentities?: GivenIdentities;
 }
@@ -116,12 +116,14 @@ export function buildEngine(
 export interface Serving {
   readonly engine: Engine;
   readonly shadow?: ShadowEvaluator;
+  /** The login redirect the engine answers anonymous page requests with (`explain` decides the shadow policy with it). */
+  readonly loginRedirect?: RespondContext['loginRedirect'];
 }
 
 /** The engine `serve` answers with, and its shadow evaluator (authz.shadow, rules' `shadow: true`). */
 export function buildServing(config: Config, services: EngineServices, jwks: ReadonlyMap<string, JwksCache> = services.jwks): Serving {
   const { engine, loginRedirect } = assemble(config, services, jwks, {});
-  return { engine, shadow: createShadowEvaluator(config, { loginRedirect, logger: services.logger }) };
+  return { engine, loginRedirect, shadow: createShadowEvaluator(config, { loginRedirect, logger: services.logger }) };
 }
 
 function assemble(

@@ -6,7 +6,8 @@
  * metadata, TLS session, timestamps) as objects and then copies them again in
  * toObject — about a third of a cached-token Check's CPU. This reader walks
  * the same wire format with protobufjs's Reader, keeps method, path, host,
- * scheme, id, headers (map or `header_map`), body and the source address, and
+ * scheme, id, headers (map or `header_map`), body, the source address and the
+ * source peer's principal and certificate, and
  * skips everything else unread. For every valid encoding the result equals
  * `authRequestFromCheck` of proto-loader's decode
  * (test/server/check-wire-codec.test.ts proves it on Envoy-shaped and random
@@ -35,8 +36,10 @@ const CHECK_ATTRIBUTES = tagOf(1);
 // AttributeContext
 const ATTR_SOURCE = tagOf(1);
 const ATTR_REQUEST = tagOf(4);
-// AttributeContext.Peer → config.core.v3.Address → SocketAddress
+// AttributeContext.Peer → config.core.v3.Address → SocketAddress; Peer.principal, Peer.certificate
 const PEER_ADDRESS = tagOf(1);
+const PEER_PRINCIPAL = tagOf(4);
+const PEER_CERTIFICATE = tagOf(5);
 const ADDRESS_SOCKET_ADDRESS = tagOf(1);
 const SOCKET_ADDRESS_ADDRESS = tagOf(2);
 // AttributeContext.Request
@@ -123,27 +126,40 @@ function bytesAt(r: Reader, end: number): Uint8Array {
   return view;
 }
 
-function readSourceAddress(r: Reader, end: number): string {
+function readSocketAddress(r: Reader, end: number): string {
   let address = '';
   while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag !== PEER_ADDRESS) { skip(r, tag); continue; }
-    const addressEnd = endOfField(r, end);
-    while (r.pos < addressEnd) {
-      const t = r.uint32();
-      if (t !== ADDRESS_SOCKET_ADDRESS) { skip(r, t); continue; }
-      const socketEnd = endOfField(r, addressEnd);
-      while (r.pos < socketEnd) {
-        const s = r.uint32();
-        if (s === SOCKET_ADDRESS_ADDRESS) address = stringAt(r, socketEnd);
-        else skip(r, s);
-      }
-      expectEnd(r, socketEnd);
+    const t = r.uint32();
+    if (t !== ADDRESS_SOCKET_ADDRESS) { skip(r, t); continue; }
+    const socketEnd = endOfField(r, end);
+    while (r.pos < socketEnd) {
+      const s = r.uint32();
+      if (s === SOCKET_ADDRESS_ADDRESS) address = stringAt(r, socketEnd);
+      else skip(r, s);
     }
-    expectEnd(r, addressEnd);
+    expectEnd(r, socketEnd);
   }
   expectEnd(r, end);
   return address;
+}
+
+/**
+ * The source Peer: its address, and the principal and certificate Envoy
+ * took from the verified client certificate (mTLS). A Peer sent twice: the
+ * last one counts whole, as protobufjs (and so proto-loader's decode) reads it.
+ */
+function readSource(r: Reader, end: number, fields: CheckHttpFields): void {
+  fields.sourceAddress = '';
+  fields.sourcePrincipal = '';
+  fields.sourceCertificate = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === PEER_ADDRESS) fields.sourceAddress = readSocketAddress(r, endOfField(r, end));
+    else if (tag === PEER_PRINCIPAL) fields.sourcePrincipal = stringAt(r, end);
+    else if (tag === PEER_CERTIFICATE) fields.sourceCertificate = stringAt(r, end);
+    else skip(r, tag);
+  }
+  expectEnd(r, end);
 }
 
 /** Whether bytes hold anything toLowerCase could change (A–Z or non-ASCII). */
@@ -240,7 +256,7 @@ function readRequest(r: Reader, end: number, fields: CheckHttpFields): void {
 function readAttributes(r: Reader, end: number, fields: CheckHttpFields): void {
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ATTR_SOURCE) fields.sourceAddress = readSourceAddress(r, endOfField(r, end));
+    if (tag === ATTR_SOURCE) readSource(r, endOfField(r, end), fields);
     else if (tag === ATTR_REQUEST) readRequest(r, endOfField(r, end), fields);
     else skip(r, tag);
   }
@@ -281,5 +297,7 @@ function emptyFields(): CheckHttpFields {
     mayHaveUpperCaseNames: false,
     headerList: [],
     sourceAddress: '',
+    sourcePrincipal: '',
+    sourceCertificate: '',
   };
 }

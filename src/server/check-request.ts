@@ -6,6 +6,7 @@
  * with byte values instead of `headers`.
  */
 import { createAuthRequest, type AuthRequest } from '../core/auth-request.js';
+import { peerPrincipalOf } from './peer-principal.js';
 
 export interface RawHeader {
   key?: string;
@@ -15,7 +16,7 @@ export interface RawHeader {
 
 export interface CheckRequestLike {
   attributes?: {
-    source?: { address?: { socket_address?: { address?: string } } };
+    source?: { address?: { socket_address?: { address?: string } }; principal?: string; certificate?: string };
     request?: {
       http?: {
         id?: string;
@@ -71,6 +72,10 @@ export interface CheckHttpFields {
   /** `header_map` entries (encode_raw_headers), at most MAX_HEADER_MAP_ENTRIES. */
   headerList: RawHeader[];
   sourceAddress: string;
+  /** Peer.principal: Envoy's verified URI SAN (else subject) of the client certificate; '' without mTLS. */
+  sourcePrincipal: string;
+  /** Peer.certificate: the client certificate, URL-encoded PEM, when Envoy is set to include it. */
+  sourceCertificate: string;
 }
 
 function headersFrom(fields: CheckHttpFields): Record<string, string> {
@@ -119,6 +124,7 @@ export function authRequestFromFields(fields: CheckHttpFields): AuthRequest | nu
     path,
     headers,
     sourceAddress: fields.sourceAddress,
+    peerPrincipal: peerPrincipalOf(fields.sourcePrincipal, fields.sourceCertificate),
     // Present only when Envoy's `with_request_body` is on (needed for form_post callbacks).
     body: fields.rawBody && fields.rawBody.length ? Buffer.from(fields.rawBody.buffer, fields.rawBody.byteOffset, fields.rawBody.byteLength).toString('utf8') : fields.body,
   });
@@ -145,5 +151,7 @@ export function authRequestFromCheck(check: CheckRequestLike): AuthRequest | nul
     mayHaveUpperCaseNames: true,
     headerList: (http?.header_map?.headers ?? []).slice(0, MAX_HEADER_MAP_ENTRIES),
     sourceAddress: check.attributes?.source?.address?.socket_address?.address ?? '',
+    sourcePrincipal: check.attributes?.source?.principal ?? '',
+    sourceCertificate: check.attributes?.source?.certificate ?? '',
   });
 }

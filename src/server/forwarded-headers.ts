@@ -46,13 +46,20 @@ export interface ForwardedPolicy {
   readonly dialects: readonly ForwardAuthDialect[];
   /** Header names that must not arrive twice. */
   readonly single: ReadonlySet<string>;
+  /** `authz.http.client-cert-header` (lower-case): where the proxy puts the peer's certificate details; undefined = never read. */
+  readonly clientCertHeader?: string;
 }
 
-export function forwardedPolicy(trust: ForwardAuthTrust): ForwardedPolicy {
+export function forwardedPolicy(trust: ForwardAuthTrust, clientCertHeader?: string): ForwardedPolicy {
   const dialects = trust === 'auto' ? [FORWARDED, NGINX] : trust === 'nginx' ? [NGINX] : trust === 'envoy' ? [] : [FORWARDED];
   const single = new Set(ALWAYS_READ);
   for (const d of dialects) { single.add(d.uri); single.add(d.method); }
-  return Object.freeze({ trust, extAuthz: trust === 'auto' || trust === 'envoy', dialects: Object.freeze(dialects), single });
+  // Two lines of it: one may be the client's, and which one the proxy wrote cannot be told.
+  if (clientCertHeader !== undefined) single.add(clientCertHeader);
+  return Object.freeze({
+    trust, extAuthz: trust === 'auto' || trust === 'envoy', dialects: Object.freeze(dialects), single,
+    ...(clientCertHeader === undefined ? {} : { clientCertHeader }),
+  });
 }
 
 /** Why a request cannot be decided as sent; names headers, never echoes their values. */

@@ -73,7 +73,7 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
     if (!settings) {
       settings = {
         extAuthzPrefix: fixedPrefix ?? checkExtAuthzPrefix(config.http.extAuthzPrefix),
-        forwarded: forwardedPolicy(config.http.forwardAuthTrust),
+        forwarded: forwardedPolicy(config.http.forwardAuthTrust, config.http.clientCertHeader),
         identityHeaders: compileHeaderPolicy(config).identityHeaders,
       };
       settingsByConfig.set(config, settings);

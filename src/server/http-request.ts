@@ -28,6 +28,7 @@ import { createAuthRequest, type AuthRequest } from '../core/auth-request.js';
 import {
   describeForwardAuth, ForwardedHeaderError, repeatedReadHeader, type ForwardAuthDescription, type ForwardedPolicy,
 } from './forwarded-headers.js';
+import { principalFromClientCertHeader } from './client-cert-header.js';
 
 export type HttpDoorMode = 'ext-authz' | 'forward-auth' | 'direct';
 
@@ -43,6 +44,8 @@ export interface HttpAuthQuestion {
   readonly headers: Record<string, string>;
   readonly requestId: string;
   readonly sourceAddress: string;
+  /** The peer's SPIFFE id from the configured client-cert header; '' when not configured or absent. */
+  readonly peerPrincipal: string;
 }
 
 /** Our own endpoints on this port; a direct request elsewhere is a 404 (the door is not a proxy). */
@@ -135,6 +138,9 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, polic
   const socketAddress = req.socket.remoteAddress ?? '';
   const ownMethod = (req.method ?? 'GET').toUpperCase();
   const ownHost = headers.host ?? '';
+  // Only the header the operator named (set by the proxy); with none named, a client's XFCC means nothing.
+  const clientCert = policy.clientCertHeader === undefined ? undefined : headers[policy.clientCertHeader];
+  const peerPrincipal = clientCert === undefined ? '' : principalFromClientCertHeader(clientCert);
 
   if (policy.extAuthz && (url === extAuthzPrefix || url.startsWith(`${extAuthzPrefix}/`) || url.startsWith(`${extAuthzPrefix}?`))) {
     const rest = url.slice(extAuthzPrefix.length);
@@ -144,6 +150,7 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, polic
       scheme: firstValue(headers['x-forwarded-proto']) ?? 'http',
       host: ownHost, headers, requestId,
       sourceAddress: lastForwardedFor(headers['x-forwarded-for']) ?? socketAddress,
+      peerPrincipal,
     };
   }
 
@@ -163,6 +170,7 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, polic
       host: firstValue(headers['x-forwarded-host']) ?? ownHost,
       headers, requestId,
       sourceAddress: lastForwardedFor(headers['x-forwarded-for']) ?? socketAddress,
+      peerPrincipal,
     };
   }
 
@@ -170,7 +178,8 @@ export function questionFrom(req: IncomingMessage, extAuthzPrefix: string, polic
     mode: 'direct', nginx: false, method: ownMethod, rawPath: url,
     scheme: firstValue(headers['x-forwarded-proto']) ?? 'http',
     host: firstValue(headers['x-forwarded-host']) ?? ownHost,
-    headers, requestId, sourceAddress: socketAddress,
+    // Our own endpoints, not a request the proxy describes: no peer principal.
+    headers, requestId, sourceAddress: socketAddress, peerPrincipal: '',
   };
 }
 
@@ -184,6 +193,7 @@ export function authRequestFor(question: HttpAuthQuestion, body: string): AuthRe
     path: question.rawPath,
     headers: question.headers,
     sourceAddress: question.sourceAddress,
+    peerPrincipal: question.peerPrincipal,
     body,
   });
 }

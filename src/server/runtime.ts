@@ -11,7 +11,7 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { Engine } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
 import { errorDenial } from '../core/respond.js';
-import { countDecision, decisionDuration } from '../observability/metrics.js';
+import { countDecision, countDecisionByAuthMethod, decisionDuration } from '../observability/metrics.js';
 import type { DecisionSpan, DecisionTracer } from '../observability/tracing.js';
 import type { ShadowEvaluator } from './shadow-evaluator.js';
 
@@ -93,7 +93,9 @@ function finishDecision(
 ): Decision {
   const seconds = Number(process.hrtime.bigint() - started) / NS_PER_S;
   decisionDuration.observe(DURATION_LABELS[mode], seconds);
-  countDecision(decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny', decision.reason, mode);
+  const result = decision.allow ? 'allow' : decision.status >= 500 ? 'error' : 'deny';
+  countDecision(result, decision.reason, mode);
+  countDecisionByAuthMethod(decision.identity?.via ?? 'none', result);
   logDecision(runtime.logger, req, decision, mode);
   if (runtime.audit !== undefined) runtime.audit.record(runtime.engine.config, req, decision, mode);
   if (runtime.tracer !== undefined) runtime.tracer.endDecision(span, req, decision);

@@ -60,12 +60,38 @@ export interface ShadowEvaluatorOptions {
   readonly logger: Logger;
 }
 
+/**
+ * The shadow policy's engine: the given identity (what the live decision
+ * authenticated), then the engine's own mtls authenticator (a workload the
+ * shadow policy names). Every stage answers at once.
+ */
+function shadowEngine(policy: Config, loginRedirect: RespondContext['loginRedirect'] | undefined): { engine: Engine; given: GivenIdentities } {
+  const given = new GivenIdentities();
+  return { engine: createEngine(policy, { authenticators: [given], loginRedirect: loginRedirect ?? undefined }), given };
+}
+
+/** What the shadow policy answers `req` (which the live policy answered with `live`), for `explain`. */
+export type ShadowVerdict =
+  | { readonly kind: 'decided'; readonly decision: Decision; readonly agrees: boolean }
+  /** The live answer was no policy decision (a bad credential, the login flow, a dependency failure). */
+  | { readonly kind: 'skipped' };
+
+/** Undefined when `live` configures no shadow policy; decided exactly as the serving shadow evaluator decides. */
+export function explainShadow(live: Config, req: AuthRequest, liveDecision: Decision, loginRedirect?: RespondContext['loginRedirect']): ShadowVerdict | undefined {
+  if (live.shadow === undefined) return undefined;
+  const caller = shadowCaller(liveDecision);
+  if (caller === undefined) return { kind: 'skipped' };
+  const { engine, given } = shadowEngine(live.shadow.policy, loginRedirect);
+  const outcome = engine.decide(caller === null ? req : given.give(req, caller));
+  if (outcome instanceof Promise) throw new Error('the shadow engine answered asynchronously');
+  return { kind: 'decided', decision: outcome, agrees: liveDecision.allow === outcome.allow && liveDecision.status === outcome.status };
+}
+
 /** Undefined when `live` configures no shadow policy: then the door pays one undefined check. */
 export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOptions): ShadowEvaluator | undefined {
   const shadow = live.shadow;
   if (shadow === undefined) return undefined;
-  const given = new GivenIdentities();
-  const engine: Engine = createEngine(shadow.policy, { authenticators: [given], loginRedirect: options.loginRedirect ?? undefined });
+  const { engine, given } = shadowEngine(shadow.policy, options.loginRedirect);
   const routes = { live: compileRouteTable(live), shadow: compileRouteTable(shadow.policy) };
   const { logger } = options;
   const outcomes = {
@@ -137,8 +163,8 @@ export function createShadowEvaluator(live: Config, options: ShadowEvaluatorOpti
     const shadowVerdict = verdictOf(shadowDecision);
     countDisagreement(liveVerdict, shadowVerdict, shadowDecision.ruleId);
     if (!logger.isLevelEnabled('info')) return;
-    const liveMatch = matchRoute(routes.live, req.method, req.host, req.path);
-    const shadowMatch = matchRoute(routes.shadow, req.method, req.host, req.path);
+    const liveMatch = matchRoute(routes.live, req.method, req.host, req.path, req.peerPrincipal);
+    const shadowMatch = matchRoute(routes.shadow, req.method, req.host, req.path, req.peerPrincipal);
     // Templates and captures, never the raw path: its other segments and its query stay out of the log.
     logger.info({
       requestId: req.id,

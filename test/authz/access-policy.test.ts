@@ -226,3 +226,50 @@ describe('compileAccessPolicy validation', () => {
     assert.ok(can(grants(p, who()), 'FLOW:READ', 'x'));
   });
 });
+
+describe('service bindings (mTLS workloads)', () => {
+  const CI = 'spiffe://cluster.local/ns/ci/sa/ci-runner';
+  const service = (name: string): Identity => ({ via: 'mtls', subject: name, name, groups: [] });
+  const p = policy([
+    { service: 'spiffe://cluster.local/ns/ci/sa/*', role: 'flow-reader', namespace: 'company.team' },
+    { service: CI, role: 'developer', namespace: 'company.ci', tenantId: 'acme' },
+    // A user binding spelled like a SPIFFE id: never a workload's.
+    { user: 'spiffe://cluster.local/ns/ci/sa/other', role: 'developer' },
+  ], { name: 'viewer', permissions: { FLOW: ['READ'] } });
+
+  test('a workload holds what its service bindings grant, by pattern and tenant', () => {
+    const g = grants(p, service(CI));
+    assert.ok(can(g, 'FLOW:READ', 'company.team'));
+    assert.ok(!can(g, 'FLOW:READ', 'company.ci'), 'the acme-only binding does not apply in main');
+    assert.ok(can(grants(p, service(CI), 'acme'), 'FLOW:DELETE', 'company.ci'));
+    assert.deepEqual(describeGrants(g).map((d) => d.via), ['service spiffe://cluster.local/ns/ci/sa/*']);
+  });
+
+  test('no default role and no user binding for a workload; no service binding for a user', () => {
+    assert.deepEqual(grants(p, service('spiffe://cluster.local/ns/other/sa/x')).grants, [], 'no default role for a service');
+    assert.deepEqual(describeGrants(grants(p, service('spiffe://cluster.local/ns/ci/sa/other'))).map((d) => d.role), ['flow-reader'],
+      'only its service binding, not the user binding of the same name');
+    const user = who({ name: CI, subject: CI });
+    assert.deepEqual(describeGrants(grants(p, user)).map((d) => d.via), ['default role'], 'a user named like a workload gets no service binding');
+  });
+
+  test('a binding naming two kinds of subject, or a bad pattern, is refused', () => {
+    assert.throws(() => policy([{ service: CI, group: 'g', role: 'developer' }]), /exactly one of `user`, `group` or `service`/);
+    assert.throws(() => policy([{ service: 'spiffe://cluster.local/ns/ci-*', role: 'developer' }]), /whole segment/);
+  });
+
+  test('a rule with principals matches only the peers it names', () => {
+    const table = compileRouteTable({
+      rules: [
+        { id: 'push', match: { path: '/push', principals: ['spiffe://cluster.local/ns/monitoring/sa/*'] }, allow: 'public' },
+        { id: 'closed', match: { path: '/push' }, allow: 'deny' },
+      ],
+      kestraRules: false,
+      default: 'deny',
+    });
+    assert.equal(matchRoute(table, 'POST', 'h', '/push', 'spiffe://cluster.local/ns/monitoring/sa/prom').rule.id, 'push');
+    assert.equal(matchRoute(table, 'POST', 'h', '/push', 'spiffe://cluster.local/ns/other/sa/prom').rule.id, 'closed');
+    assert.equal(matchRoute(table, 'POST', 'h', '/push').rule.id, 'closed');
+    assert.deepEqual(table.principalPatterns.map((x) => x.source), ['spiffe://cluster.local/ns/monitoring/sa/*']);
+  });
+});

@@ -55,4 +55,10 @@ describe('findShadowedRules', () => {
     assert.equal(warnings.length, 2);
     assert.ok(warnings.every((w) => w.includes('"first"')));
   });
+
+  test('a rule limited to some mTLS peers hides nothing; one after an open rule is hidden', () => {
+    const peers = (id: string, path: string): RuleConfig => ({ id, match: { path, principals: ['spiffe://cluster.local/ns/a/sa/*'] }, allow: 'public', line: line++ });
+    assert.equal(findShadowedRules([peers('a', '/x/**'), r('b', '/x/y')]).length, 0);
+    assert.equal(findShadowedRules([r('a', '/x/**'), peers('b', '/x/y')]).length, 1);
+  });
 });

@@ -40,6 +40,8 @@ export interface EnvoyCheckRequestInit {
   sni?: string;
   /** Peer principal (URI SAN) under mTLS. */
   sourcePrincipal?: string;
+  /** Peer certificate as Envoy sends it (`include_peer_certificate`): URL-encoded PEM. */
+  sourceCertificatePem?: string;
   /** Stream id; random by default. */
   id?: string;
   /** When Envoy received the first byte; now by default. */
@@ -51,6 +53,7 @@ export interface EnvoyCheckRequestInit {
 export interface EnvoySocketAddress {
   address: { socket_address: { address: string; port_value: number } };
   principal?: string;
+  certificate?: string;
 }
 
 export interface EnvoyCheckRequest {
@@ -99,6 +102,8 @@ export function envoyCheckRequest(init: EnvoyCheckRequestInit = {}): EnvoyCheckR
   const source = socketAddress(init.sourceAddress ?? '203.0.113.7:54321', 0);
   const destination = socketAddress(init.destinationAddress ?? '10.0.0.10:10000', 10000);
   if (init.sourcePrincipal) source.principal = init.sourcePrincipal;
+  // Envoy URL-encodes the PEM (Ssl::ConnectionInfo::urlEncodedPemEncodedPeerCertificate).
+  if (init.sourceCertificatePem) source.certificate = encodeURIComponent(init.sourceCertificatePem);
 
   // Pseudo-headers first, in the order Envoy's codecs insert them.
   const headers: Record<string, string> = { ':authority': host, ':path': path, ':method': method, ':scheme': scheme };

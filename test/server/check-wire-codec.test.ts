@@ -20,6 +20,8 @@ import type { AuthRequest } from '../../src/core/auth-request.js';
 import type { Decision } from '../../src/core/decision.js';
 import { REASONS, type ReasonCode } from '../../src/core/reasons.js';
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const check = (loadExtAuthzDefinition()[AUTHORIZATION_SERVICE] as grpc.ServiceDefinition).Check!;
 
@@ -49,7 +51,26 @@ test('an Envoy-shaped request decodes the same through both codecs', () => {
   assert.equal(wire!.headers.authorization, 'Bearer abc.def.ghi');
 });
 
+test('the source peer\'s principal, or its certificate\'s URI SAN, decodes the same through both codecs', () => {
+  const pem = readFileSync(join(process.cwd(), 'test/fixtures/tls/spiffe-worker.pem'), 'utf8');
+  for (const init of [
+    { sourcePrincipal: 'spiffe://cluster.local/ns/kestra/sa/ci-runner' },
+    { sourceCertificatePem: pem },
+    { sourcePrincipal: 'spiffe://cluster.local/ns/kestra/sa/ci-runner', sourceCertificatePem: pem },
+    { sourcePrincipal: 'CN=not a spiffe id' },
+  ]) {
+    const bytes = check.requestSerialize(envoyCheckRequest({ path: '/api/v1/main/flows', ...init }));
+    const wire = plain(authRequestFromCheckBytes(bytes));
+    assert.deepEqual(wire, viaProtoLoader(bytes));
+    const expected = init.sourcePrincipal?.startsWith('spiffe://') ? init.sourcePrincipal : init.sourcePrincipal ? '' : 'spiffe://cluster.local/ns/kestra/sa/worker';
+    assert.equal(wire!.peerPrincipal, expected, JSON.stringify(Object.keys(init)));
+  }
+});
+
 const token = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
+const WORKER_PEM = readFileSync(join(process.cwd(), 'test/fixtures/tls/spiffe-worker.pem'), 'utf8');
+const principal = fc.oneof(fc.constantFrom('spiffe://cluster.local/ns/kestra/sa/worker', 'spiffe://cluster.local', 'spiffe://x/../y', ''), token);
+const certificate = fc.oneof(fc.constantFrom(encodeURIComponent(WORKER_PEM), WORKER_PEM, '%zz', ''), token);
 const headerKey = fc.oneof(fc.constantFrom(':path', ':method', ':authority', ':scheme', 'host', 'cookie', 'authorization', 'x-request-id', 'x-forwarded-proto', 'Authorization', 'COOKIE'), token);
 const httpRequest = fc.record({
   id: fc.option(token, { nil: undefined }),
@@ -70,7 +91,11 @@ const httpRequest = fc.record({
 }, { requiredKeys: [] });
 const checkRequest = fc.record({
   attributes: fc.option(fc.record({
-    source: fc.option(fc.record({ address: fc.record({ socket_address: fc.record({ address: fc.ipV4(), port_value: fc.nat(65535) }) }) }), { nil: undefined }),
+    source: fc.option(fc.record({
+      address: fc.record({ socket_address: fc.record({ address: fc.ipV4(), port_value: fc.nat(65535) }) }),
+      principal: fc.option(principal, { nil: undefined }),
+      certificate: fc.option(certificate, { nil: undefined }),
+    }, { requiredKeys: ['address'] }), { nil: undefined }),
     request: fc.option(fc.record({ http: fc.option(httpRequest, { nil: undefined }) }, { requiredKeys: [] }), { nil: undefined }),
     context_extensions: fc.option(fc.dictionary(token, token, { maxKeys: 3 }), { nil: undefined }),
   }, { requiredKeys: [] }), { nil: undefined }),
