@@ -21,10 +21,11 @@ function allowed(responseHeaders: readonly HeaderPair[] = COOKIES): Decision {
   };
 }
 
-function question(over: Partial<HttpAuthQuestion> = {}): HttpAuthQuestion {
+// peerPrincipal stays out: a refreshed cookie is a browser's, never a workload's.
+function question(over: Partial<Omit<HttpAuthQuestion, 'peerPrincipal'>> = {}): HttpAuthQuestion {
   return {
     mode: 'forward-auth', nginx: false, method: 'GET', rawPath: '/flows/main?tab=1', scheme: 'https', host: 'kestra.example.com',
-    headers: NAVIGATION, requestId: 'r1', sourceAddress: '127.0.0.1', ...over,
+    headers: NAVIGATION, requestId: 'r1', sourceAddress: '127.0.0.1', peerPrincipal: '', ...over,
   };
 }
 
