@@ -7,7 +7,7 @@
  *
  *   npm run build && node --cpu-prof --cpu-prof-dir=bench/results dist/bench/decide-micro.js
  *
- * SHADOW=file|rule adds a shadow policy (README "Shadow rules"): `file` = the
+ * SHADOW=file|rule adds a shadow policy (docs/rules.md "Shadow rules"): `file` = the
  * bench config itself as `authz.shadow` (every request re-decided, all agree),
  * `rule` = a `shadow: true` rule denying the bench route (every request a
  * disagreement; the logger is silent, so no line is written). The shadow

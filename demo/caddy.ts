@@ -1,5 +1,5 @@
 /**
- * Caddy in front, with the README's forward_auth recipe: strip identity
+ * Caddy in front, with the forward_auth recipe of docs/recipes/caddy.md: strip identity
  * headers a client sent, hand our own endpoints (login, callback, logout)
  * to the HTTP door, ask the door about everything else, copy the identity
  * headers and the cleaned Cookie onto the upstream request.

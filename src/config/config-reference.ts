@@ -1,5 +1,5 @@
 /**
- * The configuration reference — README "Configuration reference" and
+ * The configuration reference — docs/configuration.md "Configuration reference" and
  * `kestra-authz config reference` — generated from the zod schema the loader
  * validates with, so the documentation cannot list a key the loader rejects
  * or miss one it reads.
@@ -81,7 +81,7 @@ export function renderConfigReference(docs: Readonly<Record<string, KeyDoc>> = C
     'required whenever the enclosing entry is present.',
   ];
   for (const root of ['kestra', 'micronaut', 'authz']) {
-    lines.push('', `#### \`${root}:\``, '', '| key | type | default | description |', '|---|---|---|---|');
+    lines.push('', `### \`${root}:\``, '', '| key | type | default | description |', '|---|---|---|---|');
     for (const e of entries.filter((x) => x.path === root || x.path.startsWith(`${root}.`))) {
       const doc = docs[e.path]!;
       lines.push(`| \`${e.path}\` | ${cell(e.type)} | ${cell(defaultCell(e, doc))} | ${cell(doc.text)} |`);

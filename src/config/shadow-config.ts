@@ -1,5 +1,5 @@
 /**
- * The shadow policy (README "Shadow rules"): `authz.shadow: FILE` names a
+ * The shadow policy (docs/rules.md "Shadow rules"): `authz.shadow: FILE` names a
  * whole second config, and `shadow: true` marks single rules. How they
  * combine:
  * - the shadow base is the shadow file's config when `authz.shadow` is set,

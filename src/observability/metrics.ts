@@ -141,7 +141,7 @@ auditDroppedTotal.labels('buffer_full').inc(0);
 auditDroppedTotal.labels('write_error').inc(0);
 
 /**
- * Shadow policy (README "Shadow rules"). Labels are bounded: verdicts are
+ * Shadow policy (docs/rules.md "Shadow rules"). Labels are bounded: verdicts are
  * `allow` or an HTTP status, rule ids come from the config, outcomes are a
  * closed set. Counted off the answer path (shadow-evaluator.ts), so the
  * plain labels().inc() is fine here.

@@ -1,7 +1,7 @@
 /**
  * Which headers describe the request the proxy will serve, per proxy kind
  * (`authz.http.forward-auth.trust`), and the refusals that keep a client from
- * re-describing it (README "The HTTP door").
+ * re-describing it (docs/recipes/http-door.md).
  *
  * What each proxy does with the headers the door reads:
  *  - nginx `auth_request` passes EVERY client header to the auth subrequest;

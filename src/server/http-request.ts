@@ -19,7 +19,7 @@
  * ext_authz request. A header the door reads that arrives twice, or two
  * dialects that disagree, make the request undecidable: the door answers 400.
  * The remaining X-Forwarded-* values are trusted because only the proxy may
- * reach this port (see README: bind it to the proxy's network) and every
+ * reach this port (see docs/recipes/http-door.md: bind it to the proxy's network) and every
  * recipe sets or blanks each of them.
  */
 import { randomUUID } from 'node:crypto';

@@ -98,7 +98,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     http: `${config.listen.http.host}:${httpDoor.port}`,
     management: management ? `${config.listen.management.host}:${management.port}` : 'the primary\'s',
     config: config.source,
-    // README "Shadow rules": the file, or 'rules' when only `shadow: true` rules make the shadow policy.
+    // docs/rules.md "Shadow rules": the file, or 'rules' when only `shadow: true` rules make the shadow policy.
     shadow: config.shadow ? config.shadow.file ?? 'rules' : undefined,
   }, 'kestra-authz ready');
 

@@ -1,5 +1,5 @@
 /**
- * Shadow evaluation (README "Shadow rules"): every request the live engine
+ * Shadow evaluation (docs/rules.md "Shadow rules"): every request the live engine
  * answered is decided again by the shadow policy, after the answer went out,
  * and each disagreement is counted and logged. The shadow engine is built
  * with createEngine and one authenticator only, the identity the live

@@ -124,7 +124,7 @@ describe('our session cookie under a spaced name (real service)', () => {
     });
   });
 
-  describe('through a real nginx (auth_request, the README recipe)', { skip: nginxSkip }, () => {
+  describe('through a real nginx (auth_request, the docs/recipes/nginx.md recipe)', { skip: nginxSkip }, () => {
     let upstream: Upstream;
     let nginx: RunningProxy;
 

@@ -1,9 +1,10 @@
 /**
  * The configuration reference is generated from the schema and cannot
- * drift: the README holds exactly the generator's output; every key it
+ * drift: docs/configuration.md holds exactly the generator's output; every key it
  * lists is one the loader reads (probed through the real loader); every
  * documented default is the loader's effective default; every key of the
- * embedded default, the SPEC example and the README's own config snippets
+ * embedded default, the SPEC example and the config snippets of README.md
+ * and docs/ (recipes, IdP pages…)
  * is in the reference.
  */
 import { describe, test } from 'node:test';
@@ -25,10 +26,11 @@ import { parseConfig } from '../../src/config/load-config.js';
 import { kebabKey } from '../../src/config/key-case.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { main, type CliIo } from '../../src/cli/main.js';
+import { docFiles, fencedBlocks, readDoc } from '../helpers/doc-files.js';
 
 // dist/test/config/ → repository root: documents are read from the source tree.
 const root = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
-const README = root('README.md');
+const REFERENCE_PAGE = root('docs/configuration.md');
 const SPEC_EXAMPLE = root('test/fixtures/spec-example.yaml');
 const REGENERATE = 'npm run docs:config';
 
@@ -107,16 +109,16 @@ describe('configuration reference', () => {
     assert.throws(() => renderConfigReference(docs), /authz\.default: no description/);
   });
 
-  test('README.md holds exactly the generated reference', async () => {
-    const readme = await readFile(README, 'utf8');
+  test('docs/configuration.md holds exactly the generated reference', async () => {
+    const readme = await readFile(REFERENCE_PAGE, 'utf8');
     const section = extractConfigReference(readme);
-    assert.ok(section !== undefined, 'README.md lacks the <!-- config-reference:start --> … <!-- config-reference:end --> markers');
-    assert.ok(section === renderConfigReference(), `README.md's configuration reference is stale; regenerate it: ${REGENERATE}`);
+    assert.ok(section !== undefined, 'docs/configuration.md lacks the <!-- config-reference:start --> … <!-- config-reference:end --> markers');
+    assert.ok(section === renderConfigReference(), `docs/configuration.md's configuration reference is stale; regenerate it: ${REGENERATE}`);
     assert.equal(spliceConfigReference(readme, renderConfigReference()), readme);
   });
 
-  test('every key of the schema is a row of the README table', async () => {
-    const section = extractConfigReference(await readFile(README, 'utf8')) ?? '';
+  test('every key of the schema is a row of the docs/configuration.md table', async () => {
+    const section = extractConfigReference(await readFile(REFERENCE_PAGE, 'utf8')) ?? '';
     const missing = entries.filter((e) => !section.includes(`| \`${e.path}\` |`)).map((e) => e.path);
     assert.deepEqual(missing, []);
   });
@@ -168,22 +170,30 @@ describe('configuration reference', () => {
     assert.deepEqual(unknownKeys(spec), []);
   });
 
-  test('every config snippet in the README uses keys of the reference and loads without a problem or warning', async () => {
-    const readme = await readFile(README, 'utf8');
-    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  test('every config snippet in README.md and docs/ uses keys of the reference and loads without a problem or warning', async () => {
+    const blocks: { file: string; block: string }[] = [];
+    for (const file of await docFiles()) {
+      for (const block of fencedBlocks(await readDoc(file), '```yaml')) blocks.push({ file, block });
+    }
     let checked = 0;
-    for (const block of blocks) {
+    const pages = new Set<string>();
+    for (const { file, block } of blocks) {
       const doc = parse(block) as unknown;
       if (!isPlainMap(doc) || !Object.keys(doc).some((k) => /^(kestra|micronaut|authz)(\.|$)/.test(k))) continue;
-      assert.deepEqual(unknownKeys(doc), [], `README yaml block:\n${block}`);
+      assert.deepEqual(unknownKeys(doc), [], `${file} yaml block:\n${block}`);
       // ${VARS} get a value long enough for a secret; snippets without a secret get the ephemeral-secret warning only.
       const env = Object.fromEntries([...block.matchAll(/\$\{([A-Za-z0-9_]+)/g)].map((m) => [m[1]!, 'a-placeholder-value-long-enough-for-a-secret']));
-      const config = parseConfig(block, 'README snippet', env, '/tmp');
+      const config = parseConfig(block, `${file} snippet`, env, '/tmp');
       const warnings = config.warnings.filter((w) => !w.startsWith('NO SECRET CONFIGURED'));
-      assert.deepEqual(warnings, [], `README yaml block:\n${block}`);
+      assert.deepEqual(warnings, [], `${file} yaml block:\n${block}`);
       checked++;
+      pages.add(file);
     }
-    assert.ok(checked >= 8, `only ${checked} config snippets found in README.md`);
+    assert.ok(checked >= 8, `only ${checked} config snippets found in README.md and docs/`);
+    // The front page's common case and every IdP page carry a config that must keep loading.
+    for (const page of ['README.md', 'docs/idps/keycloak.md', 'docs/idps/authentik.md', 'docs/idps/okta.md', 'docs/idps/google.md', 'docs/idps/dex.md']) {
+      assert.ok(pages.has(page), `no config snippet checked in ${page}`);
+    }
   });
 
   test('kestra-authz config reference prints it; --readme rewrites only the marked section', async () => {

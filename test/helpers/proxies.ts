@@ -188,14 +188,14 @@ export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kest
  */
 export const FORWARD_AUTH_REQUEST_HEADERS: readonly string[] = Object.freeze(['X-Forwarded-Method', 'X-Forwarded-Uri', 'X-Original-Method', 'X-Original-URI']);
 
-/** What the README's Caddy recipe strips first: the client's identity headers and any description of a request. */
+/** What the Caddy recipe (docs/recipes/caddy.md) strips first: the client's identity headers and any description of a request. */
 export const CADDY_RECIPE_STRIP: readonly string[] = Object.freeze([...KESTRA_IDENTITY_HEADERS, ...FORWARD_AUTH_REQUEST_HEADERS]);
 
 /**
  * The Caddy recipe as a site body: strip, our own endpoints served directly,
  * forward_auth, reverse_proxy — in that order (a `route` keeps it). With
  * `stripHeaders: CADDY_RECIPE_STRIP` and `copyHeaders` left alone it is the
- * README's block.
+ * block of docs/recipes/caddy.md.
  */
 export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
   const copy = o.copyHeaders ?? [...KESTRA_IDENTITY_HEADERS, 'Cookie'];
