@@ -21,6 +21,10 @@
  * request; the token still decides.
  *
  * `--credential bearer` (default): one RS256 token, a token-cache hit.
+ * `--credential unique`: 20,000 distinct RS256 tokens cycled (the bench's
+ * *unique* scenario in process: every Check a cache miss and a verification);
+ * `--credential forged`: the same with one signature character changed (every
+ * Check a verification that fails, answered 401).
  * `--credential session`: the same request carrying a password-form session
  * cookie instead of the token, obtained as a browser gets it: a user created
  * with the CLI's own command (`auths users create`, groups = the bench group)
@@ -74,7 +78,10 @@ function withShadow(path: string, dir: string): string {
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-type Credential = 'bearer' | 'session';
+type Credential = 'bearer' | 'session' | 'unique' | 'forged';
+const CREDENTIALS: readonly Credential[] = ['bearer', 'session', 'unique', 'forged'];
+/** `unique` / `forged`: distinct tokens cycled, more than the token cache (1000) holds: every Check verifies a signature. */
+const UNIQUE_TOKENS = 20_000;
 
 function parseFlags(argv: readonly string[]): { credential: Credential; ended: number } {
   let credential: Credential = 'bearer';
@@ -84,13 +91,13 @@ function parseFlags(argv: readonly string[]): { credential: Credential; ended: n
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--credential') {
       const v = value();
-      if (v !== 'bearer' && v !== 'session') throw new Error(`--credential bearer|session, not ${JSON.stringify(v)}`);
-      credential = v;
+      if (!(CREDENTIALS as readonly string[]).includes(v)) throw new Error(`--credential ${CREDENTIALS.join('|')}, not ${JSON.stringify(v)}`);
+      credential = v as Credential;
     } else if (flag === '--ended') {
       ended = Number(value());
       if (!Number.isInteger(ended) || ended < 0 || ended > 199_999) throw new Error('--ended N: an integer, 0 ≤ N < 200000 (the list keeps 200,000)');
     } else {
-      throw new Error(`unknown flag ${flag} (decide-micro [--credential bearer|session] [--ended N])`);
+      throw new Error(`unknown flag ${flag} (decide-micro [--credential ${CREDENTIALS.join('|')}] [--ended N])`);
     }
   }
   if (ended > 0 && credential !== 'session') throw new Error('--ended needs --credential session');
@@ -186,11 +193,21 @@ async function main(): Promise<void> {
   // Istio's ingress gateway forwards a user's token: the token decides, the principal rides along.
   if (PRINCIPAL) (request as { attributes: { source: { principal?: string } } }).attributes.source.principal = PRINCIPAL;
   const frame = method.requestSerialize(request);
+  // unique / forged: one frame per token, cycled (the same request shape, only the token differs).
+  const manyTokens = credential === 'unique' || credential === 'forged' ? await issuer.tokens(UNIQUE_TOKENS, () => {}) : [];
+  const forge = (t: string) => {
+    const at = t.lastIndexOf('.') + 10;
+    return t.slice(0, at) + (t[at] === 'A' ? 'B' : 'A') + t.slice(at + 1);
+  };
+  const frames = manyTokens.length > 0
+    ? manyTokens.map((t, sequence) => method.requestSerialize(envoyLikeCheckRequest({ token: credential === 'forged' ? forge(t) : t, sequence })))
+    : [frame];
+  const expectAllow = credential !== 'forged';
 
   // warm-up: JWKS fetch, first verify, JIT
   for (let i = 0; i < 5_000; i++) {
-    const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frame)!, 'grpc');
-    if (i === 0 && !d.allow) throw new Error(`bench request not allowed: ${d.reason}`);
+    const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frames[i % frames.length]!)!, 'grpc');
+    if (i === 0 && d.allow !== expectAllow) throw new Error(`bench request ${d.allow ? 'allowed' : 'denied'}: ${d.reason}`);
     if (i === 0 && session && d.identity?.via !== 'session') throw new Error(`allowed, but not by the session: ${d.identity?.via}`);
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
   }
@@ -200,7 +217,7 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < ITERATIONS; i++) {
     const t0 = process.hrtime.bigint();
-    const req = authRequestFromCheckBytes(frame)!;
+    const req = authRequestFromCheckBytes(frames[i % frames.length]!)!;
     const t1 = process.hrtime.bigint();
     const decision = await decideAtDoor(runtime, req, 'grpc');
     const t2 = process.hrtime.bigint();

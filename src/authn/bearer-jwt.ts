@@ -24,7 +24,7 @@ import type { AuthRequest } from '../core/auth-request.js';
 import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js';
 import { identityFromClaims } from './claims-identity.js';
 import type { JwksCache, KeyLookup } from './jwks-cache.js';
-import { verifyJwtSync } from './jws-verify.js';
+import { verifyJwtSync, type PreRead } from './jws-verify.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
 import { ALG_NOT_ALLOWED, ISSUED_IN_FUTURE, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError, typeFailure } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
@@ -229,13 +229,15 @@ export class BearerAuthenticator implements Authenticator {
     if (header.crit !== undefined) return CRIT;
     if (KEY_BEARING_HEADERS.some((member) => Object.hasOwn(header, member))) return KEY_IN_HEADER;
 
+    // Header and claims as read here are what the verifier would decode again (valid UTF-8): it re-checks, not re-decodes.
+    const preRead = decoded.utf8 ? decoded : undefined;
     // Keys held answer at once; only an unknown kid (refetch allowed) or a first fetch waits.
     const known = plan.jwks.keyNow(alg, kid);
-    if (known) return this.#verifyWith(known, token, plan);
-    return plan.jwks.getKey(alg, kid).then((found) => this.#verifyWith(found, token, plan));
+    if (known) return this.#verifyWith(known, token, plan, preRead);
+    return plan.jwks.getKey(alg, kid).then((found) => this.#verifyWith(found, token, plan, preRead));
   }
 
-  #verifyWith(found: KeyLookup, token: string, plan: IssuerPlan): Verified | CachedFailure | Promise<Verified | CachedFailure> {
+  #verifyWith(found: KeyLookup, token: string, plan: IssuerPlan, preRead: PreRead | undefined): Verified | CachedFailure | Promise<Verified | CachedFailure> {
     switch (found.kind) {
       case 'unavailable':
         return plan.unavailable;
@@ -249,7 +251,7 @@ export class BearerAuthenticator implements Authenticator {
     const now = this.#now();
     if (found.fast) {
       // jws-verify.ts: jose's checks, crypto.verify on the event loop (no WebCrypto thread-pool hop).
-      const verified = verifyJwtSync(token, found.fast, this.#joseOptions(plan, now, plan.algorithmSet));
+      const verified = verifyJwtSync(token, found.fast, this.#joseOptions(plan, now, plan.algorithmSet), preRead);
       return verified.ok ? this.#accept(verified.header, verified.payload, plan, now) : failureFromJoseError(verified.error);
     }
     return jwtVerify(token, found.key, this.#joseOptions(plan, now, plan.algorithms)).then(

@@ -13,21 +13,31 @@
  *
  * The caller checks the shape first: three parts made of base64url characters.
  */
+import { isUtf8 } from 'node:buffer';
 
 export interface UntrustedJwt {
   readonly header: Readonly<Record<string, unknown>>;
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * Both segments decoded to valid UTF-8: then header and claims are what
+   * jose's strict decoder reads too, and the verifier may reuse them
+   * (jws-verify.ts, PreRead) instead of decoding the token again.
+   */
+  readonly utf8: boolean;
 }
 
-/** A JSON object from one base64url segment, or undefined when it is not one. */
-function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
+/** A JSON object from one base64url segment (and whether its bytes are valid UTF-8), or undefined when it is not one. */
+function jsonObjectOf(segment: string): { value: Record<string, unknown>; utf8: boolean } | undefined {
   let value: unknown;
+  let utf8: boolean;
   try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    const bytes = Buffer.from(segment, 'base64url');
+    utf8 = isUtf8(bytes);
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     return undefined;
   }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { value: value as Record<string, unknown>, utf8 } : undefined;
 }
 
 /** Header and claims of `token`, or undefined when either is not base64url-encoded JSON object text. */
@@ -38,5 +48,5 @@ export function readUntrustedJwt(token: string): UntrustedJwt | undefined {
   const header = jsonObjectOf(token.slice(0, headerEnd));
   if (!header) return undefined;
   const claims = jsonObjectOf(token.slice(headerEnd + 1, claimsEnd));
-  return claims ? { header, claims } : undefined;
+  return claims ? { header: header.value, claims: claims.value, utf8: header.utf8 && claims.utf8 } : undefined;
 }

@@ -23,6 +23,7 @@ import { jwtVerify } from 'jose';
 import { importVerificationKeys, type FoundKey } from '../../src/authn/jwks-keys.js';
 import { verifyJwtSync } from '../../src/authn/jws-verify.js';
 import { failureFromJoseError } from '../../src/authn/jwt-failure.js';
+import { readUntrustedJwt } from '../../src/authn/untrusted-jwt.js';
 
 const SEED = Number(process.env.JWS_EQ_SEED ?? Date.now() % 2 ** 31);
 const RUNS_PER_KEY = Number(process.env.JWS_EQ_RUNS ?? 400);
@@ -212,7 +213,7 @@ describe('jws-verify: the same verdict as jose jwtVerify', { timeout: 300_000 },
   });
 
   test(`${ALGS.join(', ')}: ${RUNS_PER_KEY} generated tokens and mutations per key`, async () => {
-    const counts = { accepted: 0, refused: 0, joseOnlyLenient: 0, byMutation: new Map<string, number>(), byCode: new Map<string, number>() };
+    const counts = { accepted: 0, refused: 0, joseOnlyLenient: 0, preRead: 0, byMutation: new Map<string, number>(), byCode: new Map<string, number>() };
     for (const key of keys) {
       await fc.assert(fc.asyncProperty(caseArb, async (c) => {
         const token = buildToken(key, c);
@@ -233,6 +234,13 @@ describe('jws-verify: the same verdict as jose jwtVerify', { timeout: 300_000 },
         const ours: Verdict = result.ok
           ? { ok: true, header: result.header, payload: result.payload }
           : { ok: false, code: result.error.code, claim: result.error.claim };
+        // As the bearer path calls it: with header and claims read beforehand (when both are valid UTF-8), the same verdict.
+        const read = STRICT_SEGMENTS.test(token) ? readUntrustedJwt(token) : undefined;
+        if (read?.utf8) {
+          const again = verifyJwtSync(token, key.found.fast!, { ...options, algorithms: new Set(allowed) }, read);
+          assert.deepEqual(again, result, `pre-read: ${token}`);
+          counts.preRead++;
+        }
 
         counts.byMutation.set(c.mutation, (counts.byMutation.get(c.mutation) ?? 0) + 1);
         counts.byCode.set(ours.ok ? 'ok' : String(ours.code), (counts.byCode.get(ours.ok ? 'ok' : String(ours.code)) ?? 0) + 1);
@@ -258,19 +266,20 @@ describe('jws-verify: the same verdict as jose jwtVerify', { timeout: 300_000 },
     }
     const total = counts.accepted + counts.refused;
     console.log(`# jws-verify equivalence: seed ${SEED}, ${total} cases with jose's verdict (${counts.accepted} accepted, ${counts.refused} refused), `
-      + `${counts.joseOnlyLenient} with padding/whitespace refused here and accepted by jose; `
+      + `${counts.joseOnlyLenient} with padding/whitespace refused here and accepted by jose; ${counts.preRead} also verified with a pre-read header and claims; `
       + `codes ${JSON.stringify(Object.fromEntries(counts.byCode))}`);
     // Not vacuous: both verdicts occur, and every mutation was tried.
     assert.ok(counts.accepted > RUNS_PER_KEY * keys.length * 0.05, 'enough accepted tokens');
     assert.ok(counts.refused > RUNS_PER_KEY * keys.length * 0.3, 'enough refused tokens');
     for (const m of MUTATIONS) assert.ok((counts.byMutation.get(m) ?? 0) > 0, `mutation ${m} was generated`);
+    assert.ok(counts.preRead > total * 0.3, 'the pre-read path was exercised');
   });
 
   test('fixed cases: forged, DER-encoded and re-typed signatures are refused by both', async () => {
     const es = keys.find((k) => k.alg === 'ES256')!;
     const rs = keys.find((k) => k.alg === 'RS256')!;
     const input = `${b64u(JSON.stringify({ alg: 'ES256' }))}.${b64u(JSON.stringify({ iss: ISSUER, sub: 'a', aud: AUDIENCE, exp: NOW_S + 60 }))}`;
-    const options = { issuer: ISSUER, audience: [AUDIENCE], currentDate: new Date(NOW_S * 1000), requiredClaims: ['exp', 'sub'] };
+    const options = { issuer: ISSUER, audience: [AUDIENCE], clockTolerance: 0, currentDate: new Date(NOW_S * 1000), requiredClaims: ['exp', 'sub'] };
     const good = `${input}.${b64u(signBytes(es, Buffer.from(input), 'normal'))}`;
     const der = `${input}.${b64u(signBytes(es, Buffer.from(input), 'der'))}`;
     assert.equal(verifyJwtSync(good, es.found.fast!, { ...options, algorithms: new Set(['ES256']) }).ok, true);

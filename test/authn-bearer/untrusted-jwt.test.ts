@@ -23,7 +23,7 @@ function joseReading(jwt: string): { header: object; claims: object } | undefine
 describe('readUntrustedJwt', () => {
   it('reads the header and claims of a compact JWS', () => {
     const read = readUntrustedJwt(token('{"alg":"RS256","kid":"k1"}', '{"iss":"https://idp","sub":"alice","groups":["a"]}'));
-    assert.deepEqual(read, { header: { alg: 'RS256', kid: 'k1' }, claims: { iss: 'https://idp', sub: 'alice', groups: ['a'] } });
+    assert.deepEqual(read, { header: { alg: 'RS256', kid: 'k1' }, claims: { iss: 'https://idp', sub: 'alice', groups: ['a'] }, utf8: true });
   });
 
   const cases: readonly [string, string][] = [
@@ -50,6 +50,8 @@ describe('readUntrustedJwt', () => {
       const jose = joseReading(jwt);
       assert.equal(ours === undefined, jose === undefined, `ours ${JSON.stringify(ours)} vs jose ${JSON.stringify(jose)}`);
       if (ours && jose) assert.deepEqual({ header: { ...ours.header }, claims: { ...ours.claims } }, { header: { ...jose.header }, claims: { ...jose.claims } });
+      // Valid UTF-8 is reported only when both segments are; the claims-are-invalid-UTF-8 case reads, but not as UTF-8.
+      if (ours) assert.equal(ours.utf8, name !== 'claims are invalid UTF-8', name);
     });
   }
 });
