@@ -132,7 +132,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     userClaims: authz['user-claims'] ?? DEFAULTS.userClaims,
     headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
-    log: { level: authz.log?.level ?? DEFAULTS.logLevel },
+    log: { level: authz.log?.level ?? DEFAULTS.logLevel, format: authz.log?.format ?? DEFAULTS.logFormat },
     tracing: buildTracing(authz),
     audit: buildAudit(authz, ctx.baseDir),
     warnings: ctx.warnings,

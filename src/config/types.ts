@@ -292,7 +292,11 @@ export interface Config {
   readonly headers: IdentityHeaderNames;
   /** Max verified tokens cached (default 10 000). */
   readonly tokenCacheSize: number;
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** `auto` = pretty lines when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it. */
+    readonly format: 'auto' | 'json' | 'pretty';
+  };
   readonly tracing: TracingConfig;
   readonly audit: AuditConfig;
   /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */
