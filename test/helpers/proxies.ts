@@ -179,7 +179,7 @@ export interface CaddyForwardAuthOptions {
   readonly stripHeaders?: readonly string[];
 }
 
-export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant']);
+export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant', 'X-Kestra-Identity']);
 
 /**
  * The headers that describe the original request to the door's forward-auth
