@@ -57,7 +57,6 @@ export function takeLogFormatFlag(args: readonly string[]): { format?: LogFormat
 const FIXED_KEYS = new Set(['time', 'level', 'msg', 'name', 'pid', 'hostname', 'v']);
 
 // C0, DEL, C1 and the two JavaScript line separators: anything a terminal could take as a new line or a command.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const escapeControls = (s: string) => s.replace(CONTROL, (c) => {
   if (c === '\n') return '\\n';
