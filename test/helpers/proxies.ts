@@ -210,9 +210,12 @@ export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
 /**
  * Persistent connections (docs/recipes/keep-alive.md): idle connections kept
  * 60 s, shorter than the door's 75 s keep-alive, so Caddy always closes
- * first; up to 32 idle per backend.
+ * first; up to 32 idle per backend. `keepalive_idle_conns_per_host` is the
+ * one that matters: left unset Caddy 2.6 keeps Go's default of 2 idle per
+ * backend, so under more than two concurrent checks it opens (and drops) a
+ * connection for nearly every one (test/http/keep-alive-recipes.test.ts).
  */
-export const CADDY_KEEPALIVE = '\t\ttransport http {\n\t\t\tkeepalive 60s\n\t\t\tkeepalive_idle_conns 32\n\t\t}\n';
+export const CADDY_KEEPALIVE = '\t\ttransport http {\n\t\t\tkeepalive 60s\n\t\t\tkeepalive_idle_conns 64\n\t\t\tkeepalive_idle_conns_per_host 32\n\t\t}\n';
 
 // ---------------------------------------------------------------- nginx
 
