@@ -37,6 +37,7 @@ import { BenchError, runMain } from './bench-error.js';
 import { ChildProcesses, canPin, type Started } from './child-processes.js';
 import { flag, parseFlags } from './cli-flags.js';
 import { BENCH_PATH } from './envoy-like-check.js';
+import { cpuSecondsOfTree } from './proc-cpu.js';
 import { shippedNodeFlags } from './shipped-node-flags.js';
 
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +57,29 @@ interface Setup {
   readonly port: number;
   /** Whether the requests pass the HTTP door (its connection count is read around each run). */
   readonly viaDoor: boolean;
+  /** The proxy's (or Apache's) main pid: its CPU is read with its workers'. */
+  readonly pid: number;
+}
+
+/** CPU used per request during a run, by part, in microseconds; `otherOnCore` = core 0's busy time nobody of ours used (a neighbour), in percent of the run. */
+interface CpuSplit {
+  readonly proxyUs: number;
+  readonly doorUs: number;
+  readonly upstreamUs: number;
+  readonly otherOnCorePercent: number;
+}
+
+/** Busy seconds of one core so far (/proc/stat), or null off Linux. */
+function coreBusySeconds(core: number): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+    if (!line) return null;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    return (ticks.reduce((a, b) => a + b, 0) - idle) / 100;
+  } catch {
+    return null;
+  }
 }
 
 interface WrkResult {
@@ -70,6 +94,7 @@ interface WrkResult {
 interface RunRow extends WrkResult {
   readonly setup: SetupId;
   readonly round: number;
+  readonly cpu?: CpuSplit;
   /** Connections the HTTP door accepted during the run (kestra_authz_http_connections_total), when it has the metric. */
   readonly doorConnections?: number;
 }
@@ -327,7 +352,7 @@ async function main(): Promise<void> {
       const proc = children.start(label, SERVER_CORE, NGINX_PATH, ['-c', conf, '-p', d, '-e', join(d, 'error.log'), '-g', 'daemon off;']);
       started.push(proc);
       await waitListening(proc, port, 10_000, () => readIfExists(join(d, 'error.log')));
-      setups.push({ id, label, port, viaDoor: true });
+      setups.push({ id, label, port, viaDoor: true, pid: proc.pid });
     };
     const shipped = nginxAuthRequest({ authz: door, upstream: upstreamUrl });
     await startNginxSetup('nginx', 'nginx + door (recipe as shipped)', shipped.http ?? '', typeof shipped.server === 'string' ? shipped.server : '');
@@ -345,7 +370,7 @@ async function main(): Promise<void> {
       const proc = children.start('caddy', SERVER_CORE, CADDY_PATH, ['run', '--config', file, '--adapter', 'caddyfile']);
       started.push(proc);
       await waitListening(proc, port, 15_000, () => '');
-      setups.push({ id: 'caddy', label: 'Caddy + door (recipe as shipped)', port, viaDoor: true });
+      setups.push({ id: 'caddy', label: 'Caddy + door (recipe as shipped)', port, viaDoor: true, pid: proc.pid });
     }
     {
       const d = join(dir, 'apache');
@@ -356,7 +381,7 @@ async function main(): Promise<void> {
       const proc = children.start('apache', SERVER_CORE, APACHE, ['-f', conf, '-DFOREGROUND']);
       started.push(proc);
       await waitListening(proc, port, 15_000, () => readIfExists(join(d, 'error.log')));
-      setups.push({ id: 'apache', label: 'Apache + mod_auth_openidc (peer)', port, viaDoor: false });
+      setups.push({ id: 'apache', label: 'Apache + mod_auth_openidc (peer)', port, viaDoor: false, pid: proc.pid });
     }
 
     for (const setup of setups) await preflight(setup, token);
@@ -382,13 +407,28 @@ async function main(): Promise<void> {
       const order = setups.map((_, i) => setups[(i + round - 1) % setups.length]!);
       for (const setup of order) {
         const before = setup.viaDoor ? await doorConnections(ready.managementPort) : undefined;
+        const cpuBefore = [cpuSecondsOfTree(setup.pid), cpuSecondsOfTree(authz.pid), cpuSecondsOfTree(upstream.pid), coreBusySeconds(SERVER_CORE)];
+        const startedAt = process.hrtime.bigint();
         const result = await runWrk(children, `http://127.0.0.1:${setup.port}${BENCH_PATH}`, token, connections, seconds);
+        const wallSeconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+        const cpuAfter = [cpuSecondsOfTree(setup.pid), cpuSecondsOfTree(authz.pid), cpuSecondsOfTree(upstream.pid), coreBusySeconds(SERVER_CORE)];
         const after = setup.viaDoor ? await doorConnections(ready.managementPort) : undefined;
-        const row: RunRow = { ...result, setup: setup.id, round, ...(before !== undefined && after !== undefined ? { doorConnections: after - before } : {}) };
+        const used = cpuBefore.map((b, i) => (b === null || cpuAfter[i] === null ? null : cpuAfter[i]! - b));
+        const perRequestUs = (cpuSeconds: number | null) => (cpuSeconds === null ? Number.NaN : Number(((cpuSeconds / result.requests) * 1e6).toFixed(1)));
+        const cpu: CpuSplit | undefined = used.every((u) => u !== null)
+          ? {
+              proxyUs: perRequestUs(used[0]!),
+              doorUs: setup.viaDoor ? perRequestUs(used[1]!) : 0,
+              upstreamUs: perRequestUs(used[2]!),
+              otherOnCorePercent: Number((Math.max(0, used[3]! - used[0]! - used[1]! - used[2]!) / wallSeconds * 100).toFixed(0)),
+            }
+          : undefined;
+        const row: RunRow = { ...result, setup: setup.id, round, ...(cpu ? { cpu } : {}), ...(before !== undefined && after !== undefined ? { doorConnections: after - before } : {}) };
         rows.push(row);
         if (row.non2xx > 0) throw new BenchError('ERR_BENCH_PREFLIGHT', `${setup.label}: ${row.non2xx} answers were not 2xx in round ${round}`);
         log(`round ${round}  ${setup.label.padEnd(42)} ${row.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms`
-          + `${row.doorConnections === undefined ? '' : `  door connections +${row.doorConnections}`}  socket errors: ${row.socketErrors}`);
+          + `${row.doorConnections === undefined ? '' : `  door connections +${row.doorConnections}`}  socket errors: ${row.socketErrors}`
+          + `${row.cpu ? `\n         CPU per request: proxy ${row.cpu.proxyUs} µs, door ${row.cpu.doorUs} µs, upstream ${row.cpu.upstreamUs} µs; core ${SERVER_CORE} used by others ${row.cpu.otherOnCorePercent} %` : ''}`);
       }
     }
 
@@ -404,15 +444,22 @@ async function main(): Promise<void> {
         p99Ms: Number(median(mine.map((r) => r.p99Ms)).toFixed(2)),
         vsApache: Number((rps / apacheRps).toFixed(2)),
         doorConnectionsPerRun: setup.viaDoor ? median(mine.map((r) => r.doorConnections ?? Number.NaN)) : undefined,
+        cpuUsPerRequest: {
+          proxy: median(mine.map((r) => r.cpu?.proxyUs ?? Number.NaN)),
+          door: median(mine.map((r) => r.cpu?.doorUs ?? Number.NaN)),
+          upstream: median(mine.map((r) => r.cpu?.upstreamUs ?? Number.NaN)),
+        },
+        otherOnCorePercent: median(mine.map((r) => r.cpu?.otherOnCorePercent ?? Number.NaN)),
       };
     });
     log('');
     log(`median of ${rounds} round(s):`);
-    log(`| setup | req/s | p50 ms | p99 ms | × Apache | door connections per run |`);
-    log(`|---|---:|---:|---:|---:|---:|`);
+    log(`| setup | req/s | p50 ms | p99 ms | × Apache | door connections per run | CPU µs/request: proxy + door + upstream | core 0 used by others |`);
+    log(`|---|---:|---:|---:|---:|---:|---|---:|`);
     for (const s of summary) {
       const conns = s.doorConnectionsPerRun === undefined ? '—' : Number.isNaN(s.doorConnectionsPerRun) ? 'n/a' : String(s.doorConnectionsPerRun);
-      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${conns} |`);
+      const c = s.cpuUsPerRequest;
+      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${conns} | ${c.proxy} + ${c.door} + ${c.upstream} = ${(c.proxy + c.door + c.upstream).toFixed(0)} | ${s.otherOnCorePercent} % |`);
     }
     const loadAfter = loadavg().map((n) => n.toFixed(2)).join(' ');
     log(`load average after: ${loadAfter}`);
