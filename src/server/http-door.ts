@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES } from '../core/auth-request.js';
 import { compileHeaderPolicy } from '../core/header-policy.js';
 import type { Config } from '../config/types.js';
+import { httpConnectionsTotal } from '../observability/metrics.js';
 import { BodyReadError, readBoundedBody } from './http-body.js';
 import { forwardedPolicy, type ForwardedPolicy } from './forwarded-headers.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
@@ -137,6 +138,7 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
       writeDoorError(res, 'internal_error', 'internal error; request refused', ctx.requestId);
     });
   });
+  server.on('connection', () => httpConnectionsTotal.inc());
   // Malformed HTTP from a client: a bare 400 (431 for oversized headers) echoing nothing, then close.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) {

@@ -20,7 +20,7 @@ import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { headerOf } from '../helpers/grpc-client.js';
 import { startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import {
-  CADDY_RECIPE_STRIP, caddyForwardAuthSite, nginxAuthRequestServer, proxySkipReason, startCaddy, startNginx, type RunningProxy,
+  CADDY_RECIPE_STRIP, caddyForwardAuthSite, nginxAuthRequest, proxySkipReason, startCaddy, startNginx, type RunningProxy,
 } from '../helpers/proxies.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 import { startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
@@ -146,7 +146,7 @@ describe('a client-sent x-kestra-identity never reaches the upstream', () => {
     test('nginx, the recipe', async (t) => {
       const skip = await proxySkipReason('nginx');
       if (skip) return t.skip(skip);
-      const nginx = await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${door.service.httpPort}`, upstream: upstream.url }) });
+      const nginx = await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${door.service.httpPort}`, upstream: upstream.url }));
       proxies.push(nginx);
       await throughProxy(nginx, { authorization: `Bearer ${devToken}` });
     });

@@ -202,9 +202,20 @@ export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
   const strip = (o.stripHeaders ?? []).map((h) => `\trequest_header -${h}\n`).join('');
   const authz = o.authz.replace(/^http:\/\//, '');
   const upstream = o.upstream.replace(/^http:\/\//, '');
-  return `route {\n${strip}\t@authz path /login /login/* /oauth/* /logout\n\treverse_proxy @authz ${authz}\n`
-    + `\tforward_auth ${authz} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n\t}\n\treverse_proxy ${upstream}\n}`;
+  return `route {\n${strip}\t@authz path /login /login/* /oauth/* /logout\n\treverse_proxy @authz ${authz} {\n${CADDY_KEEPALIVE}\t}\n`
+    + `\tforward_auth ${authz} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n${CADDY_KEEPALIVE}\t}\n`
+    + `\treverse_proxy ${upstream} {\n${CADDY_KEEPALIVE}\t}\n}`;
 }
+
+/**
+ * Persistent connections (docs/recipes/keep-alive.md): idle connections kept
+ * 60 s, shorter than the door's 75 s keep-alive, so Caddy always closes
+ * first; up to 32 idle per backend. `keepalive_idle_conns_per_host` is the
+ * one that matters: left unset Caddy 2.6 keeps Go's default of 2 idle per
+ * backend, so under more than two concurrent checks it opens (and drops) a
+ * connection for nearly every one (test/http/keep-alive-recipes.test.ts).
+ */
+export const CADDY_KEEPALIVE = '\t\ttransport http {\n\t\t\tkeepalive 60s\n\t\t\tkeepalive_idle_conns 64\n\t\t\tkeepalive_idle_conns_per_host 32\n\t\t}\n';
 
 // ---------------------------------------------------------------- nginx
 
@@ -225,7 +236,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
     const configText = `${user}worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 64; }
+events { worker_connections 512; }
 http {
   access_log off;
   client_body_temp_path ${join(dir, 'client_body')};
@@ -247,8 +258,9 @@ ${indent(indent(server))}
 }
 
 export interface NginxAuthRequestOptions {
-  /** Authz HTTP door, e.g. `http://127.0.0.1:8080`. */
+  /** Authz HTTP door, e.g. `http://127.0.0.1:8080` (the server of the `kestra_authz` upstream). */
   readonly authz: string;
+  /** The protected app, e.g. `http://127.0.0.1:9000` (the server of the `kestra` upstream). */
   readonly upstream: string;
   /** Identity headers passed from the auth answer to the upstream. */
   readonly identityHeaders?: readonly string[];
@@ -296,11 +308,15 @@ export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   ${passes}${o.withoutBlanking ? '' : `
   proxy_set_header Cookie $authz_cookie;`}
   ${addSetCookies}
-  proxy_pass ${o.upstream};
+  proxy_pass http://${NGINX_UPSTREAM};
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
 }
 location = /_authz {
   internal;
-  proxy_pass ${o.authz}/forward-auth;
+  proxy_pass http://${NGINX_AUTHZ_UPSTREAM}/forward-auth;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   proxy_pass_request_body off;
   proxy_set_header Content-Length "";
   proxy_set_header X-Original-URI $request_uri;
@@ -318,7 +334,9 @@ location @authz_401 {
   return 401 '{"error":"unauthorized","message":"authentication required"}';
 }
 location ~ ^/(oauth/|login|logout) {
-  proxy_pass ${o.authz};
+  proxy_pass http://${NGINX_AUTHZ_UPSTREAM};
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header X-Forwarded-Host $host;${o.withoutBlanking ? '' : `
   proxy_set_header X-Forwarded-For $remote_addr;
@@ -327,6 +345,34 @@ location ~ ^/(oauth/|login|logout) {
   proxy_set_header X-Original-URI "";
   proxy_set_header X-Original-Method "";`}
 }`;
+}
+
+/** The `upstream {}` names the nginx recipe proxies to (docs/recipes/nginx.md). */
+export const NGINX_AUTHZ_UPSTREAM = 'kestra_authz';
+export const NGINX_UPSTREAM = 'kestra';
+
+const hostPortOf = (url: string) => url.replace(/^http:\/\//, '').replace(/\/+$/, '');
+
+/**
+ * The recipe's `http {}`-level part: one `upstream {}` per backend, with a
+ * pool of idle connections (docs/recipes/keep-alive.md). nginx keeps at most
+ * 32 idle per worker and closes one after 60 s idle — before the door's 75 s
+ * keep-alive, so nginx never sends on a connection the door is closing.
+ * Without `keepalive` (and `proxy_http_version 1.1` + an empty `Connection`
+ * in each location) nginx opens a new HTTP/1.0 connection per subrequest.
+ */
+export function nginxAuthRequestUpstreams(o: Pick<NginxAuthRequestOptions, 'authz' | 'upstream'>): string {
+  const block = (name: string, url: string) => `upstream ${name} {
+  server ${hostPortOf(url)};
+  keepalive 32;
+  keepalive_timeout 60s;
+}`;
+  return `${block(NGINX_AUTHZ_UPSTREAM, o.authz)}\n${block(NGINX_UPSTREAM, o.upstream)}`;
+}
+
+/** The whole nginx recipe for startNginx(): upstreams and server body. */
+export function nginxAuthRequest(o: NginxAuthRequestOptions): NginxOptions {
+  return { http: nginxAuthRequestUpstreams(o), server: nginxAuthRequestServer(o) };
 }
 
 function indent(text: string): string {
