@@ -14,6 +14,7 @@
  * cookies, so each IdP names its cookies after its own `name`.
  */
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -152,7 +153,10 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
   let handler: ((req: unknown, res: unknown) => void) | undefined;
   const server: Server = createServer(
     { cert: readFileSync(`${TLS_DIR}cert.pem`), key: readFileSync(`${TLS_DIR}key.pem`) },
-    (req, res) => (handler ? handler(req, res) : res.writeHead(503).end()),
+    (req, res) => {
+      if (options.userinfoSubject && req.url?.startsWith('/me')) rewriteUserinfoSubject(res, options.userinfoSubject);
+      return handler ? handler(req, res) : res.writeHead(503).end();
+    },
   );
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -168,11 +172,7 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
     async findAccount(_ctx: unknown, id: string) {
       return {
         accountId: id,
-        claims: async (use: string) => ({
-          sub: id,
-          ...(users[id] ?? {}),
-          ...(use === 'userinfo' && options.userinfoSubject ? { sub: options.userinfoSubject(id) } : {}),
-        }),
+        claims: async () => ({ sub: id, ...(users[id] ?? {}) }),
       };
     },
     jwks: { keys: [signingKey] },
@@ -234,6 +234,26 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** oidc-provider always answers userinfo with the account's own `sub`: the test rewrites it on the way out. */
+function rewriteUserinfoSubject(res: ServerResponse, subject: (login: string) => string): void {
+  const end = res.end.bind(res) as (chunk?: unknown, ...rest: unknown[]) => ServerResponse;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if ((typeof chunk === 'string' || Buffer.isBuffer(chunk)) && !res.headersSent) {
+      try {
+        const body = JSON.parse(chunk.toString()) as { sub?: string };
+        if (typeof body.sub === 'string') {
+          const text = JSON.stringify({ ...body, sub: subject(body.sub) });
+          res.setHeader('content-length', Buffer.byteLength(text));
+          return end(text, ...rest);
+        }
+      } catch {
+        // not JSON: left alone
+      }
+    }
+    return end(chunk, ...rest);
+  }) as ServerResponse['end'];
 }
 
 /** Which token-endpoint auth method a request used, read off the request itself. */
