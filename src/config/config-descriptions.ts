@@ -92,7 +92,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'micronaut.security.oauth2.clients.<name>.client-secret': { text: 'Client secret (confidential clients); masked by `config check`. Put it in `${ENV_VAR}`.' },
   'micronaut.security.oauth2.clients.<name>.scopes': { text: 'Scopes requested at login; must include `openid`.', default: list(DEFAULTS.oidcScopes) },
   'micronaut.security.oauth2.clients.<name>.token.auth-method': {
-    text: 'How the client authenticates at the token endpoint (code exchange, refresh): `client_secret_post`, `client_secret_basic`, `client_secret_jwt`, `private_key_jwt` (key in `authz.oidc.clients.<name>.private-key-file`) or `none` (public client). [Client authentication](authentication.md#client-authentication-at-the-token-endpoint).',
+    text: 'How the client authenticates at the token endpoint (code exchange, refresh): `client_secret_post`, `client_secret_basic`, `client_secret_jwt`, `private_key_jwt` (key in `authz.oidc.clients.<name>.private-key-file`) or `none` (public client). [Client authentication](oidc-client-auth.md#client-authentication-at-the-token-endpoint).',
     defaultNote: 'from the IdP\'s `token_endpoint_auth_methods_supported`: with a secret client_secret_post, else client_secret_basic, else client_secret_jwt; with only a key private_key_jwt; with neither none',
   },
   'micronaut.security.oauth2.clients.<name>.openid.issuer': {
@@ -119,7 +119,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     text: 'Per login client (the `<name>` of `micronaut.security.oauth2.clients.<name>`): settings Micronaut has no key for.',
   },
   'authz.oidc.clients.<name>.userinfo': {
-    text: '`auto`: after the code exchange (and a refresh), ask the IdP\'s userinfo endpoint when the ID token lacks a claim the config reads (groups at `groups-claim-path`, the `user-claims`, `email`); `always`; `never`. Userinfo must name the same `sub` (else the login is refused); ID-token claims win on conflict. [Claims from userinfo](authentication.md#claims-from-userinfo).',
+    text: '`auto`: after the code exchange (and a refresh), ask the IdP\'s userinfo endpoint when the ID token lacks a claim the config reads (groups at `groups-claim-path`, the `user-claims`, `email`); `always`; `never`. Userinfo must name the same `sub` (else the login is refused); ID-token claims win on conflict. [Claims from userinfo](oidc-client-auth.md#claims-from-userinfo).',
     default: 'auto',
   },
   'authz.oidc.clients.<name>.private-key-file': {

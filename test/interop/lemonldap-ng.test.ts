@@ -94,7 +94,9 @@ describe('LemonLDAP::NG 2.16 as the IdP, behind Caddy, in real Chromium', { skip
         rp('llng-basic', 'kestrabasic', PLAIN_SECRET),
         rp('llng-basic-reserved', 'kestra-basic', RESERVED_SECRET),
         rp('llng-basic-hyphen', 'kestra-hyphen', PLAIN_SECRET),
-        rp('llng-refresh', 'kestra-refresh', RESERVED_SECRET, { accessTokenTtl: REFRESH_TTL_SECONDS }),
+        rp('llng-refresh', 'kestra-refresh', RESERVED_SECRET, {
+          accessTokenTtl: REFRESH_TTL_SECONDS, frontchannelLogoutUri: `${app}/oauth/frontchannel-logout/llng-refresh`,
+        }),
       ],
     });
     const client = (clientId: string, secret: string, authMethod?: string) => ({
@@ -293,6 +295,20 @@ describe('LemonLDAP::NG 2.16 as the IdP, behind Caddy, in real Chromium', { skip
       // Nothing we hold is named by it: the session still works until its next refresh.
       await page.goto(`${app}/admin/flows`);
       assert.deepEqual((await echoOnPage(page)).headers['x-kestra-user'], ['dwho']);
+    });
+  });
+
+  test('…so after a logout at the portal the session ends at its next refresh, which the portal refuses', async () => {
+    await withBrowser(async (page) => {
+      await logIn(page, 'llng-refresh', 'dwho', '/start');
+      const rejected = await metricValue(REFRESH, { provider: 'llng-refresh', result: 'rejected' });
+      await page.goto(`${llng.issuer}/?logout=1`);
+      await page.waitForLoadState('networkidle');
+      await sleep((REFRESH_TTL_SECONDS + 1.5) * 1000);
+      await page.goto(`${app}/start`);
+      // A refused refresh is a logout: the navigation goes to the login (the chooser, several providers here).
+      await arriveAt(page, 'the app\'s login page', (url) => url.origin === app && url.pathname === '/login');
+      assert.equal(await metricValue(REFRESH, { provider: 'llng-refresh', result: 'rejected' }), rejected + 1);
     });
   });
 });
