@@ -13,7 +13,7 @@ import { algorithms, permissionMap, permissionRequirement, providerName } from '
 import { parseCidr } from '../authn/source-address.js';
 import { tracingSection } from './tracing-fields.js';
 import { auditSection } from './audit-fields.js';
-import { FORWARD_AUTH_TRUSTS } from './types.js';
+import { FORWARD_AUTH_TRUSTS, USERINFO_MODES } from './types.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
 
@@ -76,10 +76,22 @@ const bearerIssuer = z.strictObject({
   'trust-email': f.bool.optional(),
 });
 
+const oidcClientExtras = z.strictObject({
+  userinfo: f.oneOf(USERINFO_MODES).optional(),
+  'private-key-file': f.text.optional(),
+  'private-key-id': f.text.optional(),
+});
+
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
-  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional(), 'frontchannel-logout-sid-optional-clients': f.textList.optional() }).optional(),
+  oidc: z.strictObject({
+    'allow-insecure-http-issuers': f.bool.optional(),
+    'trust-email-clients': f.textList.optional(),
+    'frontchannel-logout-sid-optional-clients': f.textList.optional(),
+    // per login client (micronaut.security.oauth2.clients.<name>): what Micronaut has no key for
+    clients: z.record(z.string().regex(providerName, { error: 'client names may hold letters, digits, ".", "_" and "-"' }), oidcClientExtras).optional(),
+  }).optional(),
   // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix),
   // and which proxy's headers describe a forward-auth request
   http: z.strictObject({
@@ -195,6 +207,7 @@ const oidcClient = z.object({
   'client-id': f.text.optional(),
   'client-secret': f.text.optional(),
   scopes: f.textList.optional(),
+  token: z.object({ 'auth-method': f.clientAuthMethod.optional() }).optional(),
   openid: z
     .object({
       issuer: f.httpUrl.optional(),

@@ -68,7 +68,7 @@ function keyPathsOf(node: unknown, path = '', out: string[] = []): string[] {
   } else if (isPlainMap(node)) {
     for (const [key, child] of Object.entries(node)) {
       // A dotted key (`micronaut.security.oauth2:`) is one key to the loader, not a path: quoted, it matches nothing.
-      const segment = path === 'micronaut.security.oauth2.clients' ? '<name>' : key.includes('.') ? `"${key}"` : kebabKey(key);
+      const segment = path === 'micronaut.security.oauth2.clients' || path === 'authz.oidc.clients' ? '<name>' : key.includes('.') ? `"${key}"` : kebabKey(key);
       const full = path ? `${path}.${segment}` : segment;
       out.push(full);
       if (byPath.get(full)?.kind !== 'value') keyPathsOf(child, full, out);

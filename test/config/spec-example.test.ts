@@ -51,6 +51,10 @@ describe('SPEC.md example config', () => {
         scopes: ['openid', 'profile', 'email', 'roles'],
         endSessionEnabled: undefined,
         prompt: undefined,
+        authMethod: undefined,
+        privateKeyFile: undefined,
+        privateKeyId: undefined,
+        userinfo: 'auto',
       },
     ]);
     assert.deepEqual(config.logout, { getAllowed: true });

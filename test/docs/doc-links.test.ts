@@ -16,8 +16,6 @@ import { anchorsOf, docFiles, githubSlug, linksOf, readDoc, REPO_ROOT } from '..
  */
 const PAGES_ADDED_BY_OTHER_BRANCHES = new Set([
   'docs/mesh-identity.md',
-  'docs/idps/lemonldap-ng.md',
-  'docs/oidc-client-auth.md',
   'docs/recipes/keep-alive.md',
   'docs/performance-first-verification.md',
 ]);
