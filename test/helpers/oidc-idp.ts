@@ -261,7 +261,12 @@ function clientAuthMethodOf(ctx: GrantContext): string {
   if (/^basic /i.test(ctx.headers?.authorization ?? '')) return 'client_secret_basic';
   const body = ctx.oidc?.body ?? {};
   if (typeof body.client_assertion === 'string') {
-    const alg = (JSON.parse(Buffer.from(body.client_assertion.split('.')[0]!, 'base64url').toString('utf8')) as { alg?: string }).alg ?? '';
+    let alg = '';
+    try {
+      alg = (JSON.parse(Buffer.from(body.client_assertion.split('.')[0]!, 'base64url').toString('utf8')) as { alg?: string }).alg ?? '';
+    } catch {
+      return 'unreadable client_assertion';
+    }
     return alg.startsWith('HS') ? 'client_secret_jwt' : 'private_key_jwt';
   }
   return typeof body.client_secret === 'string' ? 'client_secret_post' : 'none';

@@ -138,7 +138,9 @@ describe('client authentication at the token endpoint', () => {
       ...extra,
     );
     for (const spelling of ['client_secret_post', 'CLIENT_SECRET_POST', 'client-secret-post']) {
-      assert.equal(load(yaml(spelling)).oidc.providers[0]!.authMethod, 'client_secret_post');
+      const config = load(yaml(spelling));
+      assert.equal(config.oidc.providers[0]!.authMethod, 'client_secret_post');
+      assert.deepEqual(config.warnings.filter((w) => /token|auth-method/.test(w)), [], 'read, no longer "ignored"');
     }
     const withKey = load(yaml('private_key_jwt', ['authz:', '  oidc:', '    clients:', '      llng: { private-key-file: keys/client.pem, private-key-id: k1, userinfo: always }'], false));
     assert.equal(withKey.oidc.providers[0]!.privateKeyFile, '/srv/authz/keys/client.pem');
