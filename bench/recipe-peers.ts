@@ -433,6 +433,10 @@ async function main(): Promise<void> {
     }
 
     const apacheRps = median(rows.filter((r) => r.setup === 'apache').map((r) => r.requestsPerSecond));
+    // Requests one core could serve at the CPU each request cost (proxy + door + upstream), per run, then the median:
+    // unlike req/s it does not depend on how much of core 0 a neighbour took during the run (see bench/README.md).
+    const perCore = (r: RunRow) => (r.cpu ? 1e6 / (r.cpu.proxyUs + r.cpu.doorUs + r.cpu.upstreamUs) : Number.NaN);
+    const apachePerCore = median(rows.filter((r) => r.setup === 'apache').map(perCore));
     const summary = setups.map((setup) => {
       const mine = rows.filter((r) => r.setup === setup.id);
       const rps = median(mine.map((r) => r.requestsPerSecond));
@@ -450,16 +454,19 @@ async function main(): Promise<void> {
           upstream: median(mine.map((r) => r.cpu?.upstreamUs ?? Number.NaN)),
         },
         otherOnCorePercent: median(mine.map((r) => r.cpu?.otherOnCorePercent ?? Number.NaN)),
+        requestsPerCoreSecond: Math.round(median(mine.map(perCore))),
+        perCoreVsApache: Number((median(mine.map(perCore)) / apachePerCore).toFixed(2)),
       };
     });
     log('');
     log(`median of ${rounds} round(s):`);
-    log(`| setup | req/s | p50 ms | p99 ms | × Apache | door connections per run | CPU µs/request: proxy + door + upstream | core 0 used by others |`);
-    log(`|---|---:|---:|---:|---:|---:|---|---:|`);
+    log(`| setup | req/s | p50 ms | p99 ms | × Apache | CPU µs/request: proxy + door + upstream | req per core-second | × Apache | door connections per run | core 0 used by others |`);
+    log(`|---|---:|---:|---:|---:|---|---:|---:|---:|---:|`);
     for (const s of summary) {
       const conns = s.doorConnectionsPerRun === undefined ? '—' : Number.isNaN(s.doorConnectionsPerRun) ? 'n/a' : String(s.doorConnectionsPerRun);
       const c = s.cpuUsPerRequest;
-      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${conns} | ${c.proxy} + ${c.door} + ${c.upstream} = ${(c.proxy + c.door + c.upstream).toFixed(0)} | ${s.otherOnCorePercent} % |`);
+      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${c.proxy} + ${c.door} + ${c.upstream} = ${(c.proxy + c.door + c.upstream).toFixed(0)} `
+        + `| ${s.requestsPerCoreSecond} | ${s.perCoreVsApache.toFixed(2)} | ${conns} | ${s.otherOnCorePercent} % |`);
     }
     const loadAfter = loadavg().map((n) => n.toFixed(2)).join(' ');
     log(`load average after: ${loadAfter}`);
