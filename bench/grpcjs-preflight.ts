@@ -17,8 +17,12 @@ function describe(res: CheckResponseSeen): string {
   return code === 0 ? 'allowed' : `denied (HTTP ${res.denied_response?.status?.code ?? 403})`;
 }
 
-/** Resolves when every request is allowed; throws ERR_BENCH_PREFLIGHT with the last answer otherwise. */
-export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000): Promise<void> {
+/**
+ * Resolves when every request gets the expected answer (`allowed`, or e.g.
+ * `denied (HTTP 401)` for the forged-token scenarios); throws
+ * ERR_BENCH_PREFLIGHT with the last answer otherwise.
+ */
+export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000, expected = 'allowed'): Promise<void> {
   const pkg = grpc.loadPackageDefinition(loadExtAuthzDefinition()) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
@@ -32,12 +36,12 @@ export async function expectAllowed(port: number, requests: readonly object[], t
   try {
     for (const [index, request] of requests.entries()) {
       let answer = await ask(request);
-      while (answer !== 'allowed' && Date.now() < deadline) {
+      while (answer !== expected && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         answer = await ask(request);
       }
-      if (answer !== 'allowed') {
-        throw new BenchError('ERR_BENCH_PREFLIGHT', `grpc-js preflight: request #${index} was ${answer}, expected allowed`);
+      if (answer !== expected) {
+        throw new BenchError('ERR_BENCH_PREFLIGHT', `grpc-js preflight: request #${index} was ${answer}, expected ${expected}`);
       }
     }
   } finally {

@@ -7,6 +7,7 @@
  * every worker listens; the workers run this program too.
  *
  *   node dist/bench/real-server.js --config FILE [--workers N]
+ *   BENCH_GC_REPORT=bench/results/gc node dist/bench/real-server.js …   (allocation rate and GC pauses, see gc-profile.ts)
  */
 import cluster from 'node:cluster';
 import { loadConfigFile } from '../src/config/load-config.js';
@@ -17,6 +18,7 @@ import { connectWorkerLink } from '../src/server/worker-link.js';
 import { BenchError, runMain } from './bench-error.js';
 import { parseFlags } from './cli-flags.js';
 import { announceReady, closeOnSignal } from './server-ready.js';
+import { gcReportFromEnv } from './gc-profile.js';
 
 async function main(): Promise<void> {
   const flags = parseFlags('real-server', process.argv.slice(2), { config: { kind: 'string' }, workers: { kind: 'int', min: 1, max: 16 } });
@@ -38,8 +40,11 @@ async function main(): Promise<void> {
     process.exit(code);
   }
   const group = isWorker ? connectWorkerLink() : undefined;
+  // BENCH_GC_REPORT=PREFIX: allocation rate and GC pauses of this (worker) process, written on shutdown (gc-profile.ts).
+  const writeGcReport = gcReportFromEnv();
   const service = await startService(config, { logger, version: 'bench', group });
   closeOnSignal(async () => {
+    writeGcReport?.();
     await service.close();
     group?.close();
   });

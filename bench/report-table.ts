@@ -39,7 +39,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 export function scenarioTable(rows: readonly ScenarioRow[]): string {
   const nullRps = rows.find((r) => r.id === 'null')?.result.rps;
   return table(
-    ['scenario', 'Check/s', 'vs null', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'allowed', 'errors', 'server CPU', 'load CPU', 'other CPU'],
+    ['scenario', 'Check/s', 'vs null', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'allowed', 'errors', 'server CPU', 'load CPU', 'other CPU'],
     rows.map(({ title, result: r, repeats }) => [
       repeats.length > 1 ? `${title} (median of ${repeats.map(int).join(' / ')})` : title,
       int(r.rps),
@@ -47,6 +47,7 @@ export function scenarioTable(rows: readonly ScenarioRow[]): string {
       ms(r.latency.p50Ms),
       ms(r.latency.p90Ms),
       ms(r.latency.p99Ms),
+      ms(r.latency.p999Ms),
       ms(r.latency.maxMs),
       pct(r.allowPercent),
       String(Object.values(r.grpcErrors).reduce((a, b) => a + b, 0) + r.transportErrors + r.unfinished + r.dropped),

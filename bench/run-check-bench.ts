@@ -40,13 +40,15 @@ import { caveats, h2loadTable, medianBy, scenarioTable, type H2loadRow, type Sce
 
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));           // dist/bench
 const RESULTS_DIR = resolve(PROGRAMS, '../../bench/results');
-const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'null-verify', 'cached', 'cached-2w', 'unique', 'http-null', 'http-cached'] as const;
+const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'null-verify', 'cached', 'cached-2w', 'unique', 'forged', 'forged-replay', 'http-null', 'http-cached'] as const;
 /** The HTTP door's scenarios: reported in tables of their own, `vs null` against http-null. */
 const HTTP_SCENARIO_IDS: ReadonlySet<string> = new Set(['http-null', 'http-cached']);
 /** raw-h1-client's --connections limit (and far more sockets than a proxy would open to one upstream). */
 const MAX_HTTP_CONNECTIONS = 4096;
 /** What runs without --only: the comparison the issue asks for. The floors below it on request. */
-const DEFAULT_SCENARIOS = ['null', 'cached', 'cached-2w', 'unique'] as const;
+const DEFAULT_SCENARIOS = ['null', 'cached', 'cached-2w', 'unique', 'forged', 'forged-replay'] as const;
+/** What a forged token gets: 401, token_bad_signature. */
+const FORGED_ANSWER = 'denied (HTTP 401)';
 /**
  * `cached-2w`: `serve --workers 2` on both cores (0,1) while the generator
  * stays pinned to core 1 — the two workers and the load share the machine,
@@ -105,7 +107,7 @@ async function prepareScenarios(issuer: BenchIssuer, work: string, only: Readonl
       },
     );
   }
-  if (only.has('unique') || only.has('null-verify')) {
+  if (only.has('unique') || only.has('null-verify') || only.has('forged') || only.has('forged-replay')) {
     const tokens = await issuer.tokens(uniqueCount, log);
     const requests = tokens.map((token, sequence) => envoyLikeCheckRequest({ token, sequence, shape }));
     const uniqueFrames = join(work, 'unique.bin');
@@ -115,8 +117,32 @@ async function prepareScenarios(issuer: BenchIssuer, work: string, only: Readonl
       { id: 'null-verify', title: `null + jose verify, ${uniqueCount.toLocaleString('en-US')} unique tokens`, server: 'null-verify', framesFile: uniqueFrames, samples },
       { id: 'unique', title: `real, ${uniqueCount.toLocaleString('en-US')} unique tokens (cache ${cacheSize})`, server: 'real', framesFile: uniqueFrames, samples },
     );
+    // The same tokens with one signature character changed: each a full verification that fails (a forged-token flood).
+    const forgedRequests = tokens.map((token, sequence) => envoyLikeCheckRequest({ token: forge(token), sequence, shape }));
+    const forgedFrames = join(work, 'forged.bin');
+    writeFramesFile(forgedFrames, forgedRequests.map(frameOf));
+    const forgedSamples = [forgedRequests[0]!, forgedRequests[forgedRequests.length >> 1]!, forgedRequests[forgedRequests.length - 1]!];
+    const replayFrames = join(work, 'forged-replay.bin');
+    writeFramesFile(replayFrames, [frameOf(forgedRequests[0]!)]);
+    scenarios.push(
+      {
+        id: 'forged', title: `real, ${uniqueCount.toLocaleString('en-US')} unique forged tokens (cache ${cacheSize})`, server: 'real',
+        framesFile: forgedFrames, samples: forgedSamples, expected: FORGED_ANSWER,
+      },
+      {
+        id: 'forged-replay', title: 'real, one forged token repeated (negative cache)', server: 'real',
+        framesFile: replayFrames, samples: [forgedRequests[0]!], expected: FORGED_ANSWER,
+      },
+    );
   }
   return scenarios.filter((s) => only.has(s.id));
+}
+
+/** A token with one character of its signature changed (still base64url, same length): well-formed, never verifies. */
+function forge(token: string): string {
+  const at = token.lastIndexOf('.') + 10;
+  const replacement = token[at] === 'A' ? 'B' : 'A';
+  return token.slice(0, at) + replacement + token.slice(at + 1);
 }
 
 async function main(): Promise<void> {

@@ -46,7 +46,7 @@ export const HTTP_OPEN_LOOP_CONNECTIONS = 16;
 /** A scenario loading the gRPC door (Authorization/Check). */
 export interface GrpcScenario {
   readonly door?: 'grpc';
-  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'cached-2w' | 'unique';
+  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'cached-2w' | 'unique' | 'forged' | 'forged-replay';
   readonly title: string;
   /**
    * null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js;
@@ -54,8 +54,10 @@ export interface GrpcScenario {
    */
   readonly server: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'real';
   readonly framesFile: string;
-  /** Requests the grpc-js preflight must see allowed. */
+  /** Requests the grpc-js preflight must see allowed (or given `expected`). */
   readonly samples: readonly object[];
+  /** The preflight's expected answer; default `allowed` (the forged scenarios: `denied (HTTP 401)`). */
+  readonly expected?: string;
   /** A one-frame file for h2load; undefined = no h2load for this scenario. */
   readonly h2loadBody?: string;
   /** Server processes and their cores for this scenario alone (`cached-2w`); default the run's --workers / --server-cores. */
@@ -133,7 +135,7 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
     real: [join(settings.programs, 'real-server.js'), '--config', settings.configFile],
   }[scenario.server];
   const withServer = <T>(use: (ready: GrpcReady, server: Started) => Promise<T>) => withCheckedServer(
-    children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples), use);
+    children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples, undefined, scenario.expected), use);
 
   const [generatorName, generatorFlags] = settings.generator === 'raw'
     ? ['raw-h2-client', []]

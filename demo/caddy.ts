@@ -56,11 +56,12 @@ http://:${o.port} {
 		request_header -X-Kestra-Email
 		request_header -X-Kestra-Groups
 		request_header -X-Kestra-Tenant
+		request_header -X-Kestra-Identity
 		@authz path /login /login/* /oauth/* /logout
 		reverse_proxy @authz ${o.authz}
 		forward_auth ${o.authz} {
 			uri /forward-auth
-			copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant Cookie
+			copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant X-Kestra-Identity Cookie
 		}
 		reverse_proxy ${o.upstream}
 	}

@@ -6,12 +6,16 @@
  * Order of checks, cheapest and most telling first:
  *   source has a token? → size and shape → token cache → decode (untrusted)
  *   → pick the issuer by `iss` → header (alg allow-list, kid, crit, embedded
- *   keys) → key from the JwksCache → jose jwtVerify (signature, iss, aud,
- *   exp/nbf with skew, exp and sub required) → `iat` not in the future
+ *   keys) → key from the JwksCache → jws-verify.ts's verifyJwtSync: jose's
+ *   jwtVerify checks, the signature by crypto.verify on the event loop, the
+ *   claims by jose (signature, iss, aud, exp/nbf with skew, exp and sub
+ *   required; jose's own jwtVerify only if a key has no KeyObject twin)
+ *   → `iat` not in the future
  *   beyond the skew → token type (token-type.ts: never a logout token, the
  *   issuer's `token-types`, ID tokens only if accepted) → Identity from the
  *   claims (`email` only when verified or the issuer is trusted for it).
- * Every path returns an AuthnResult; nothing here throws to the caller.
+ * Every path returns an AuthnResult; nothing here throws to the caller. The
+ * answer is synchronous unless the issuer's keys must be fetched first.
  */
 import { jwtVerify, type JWTPayload } from 'jose';
 import type { Authenticator, AuthnResult } from './authenticator.js';
@@ -19,7 +23,8 @@ import { SKIP } from './authenticator.js';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js';
 import { identityFromClaims } from './claims-identity.js';
-import type { JwksCache } from './jwks-cache.js';
+import type { JwksCache, KeyLookup } from './jwks-cache.js';
+import { verifyJwtSync } from './jws-verify.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
 import { ALG_NOT_ALLOWED, ISSUED_IN_FUTURE, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError, typeFailure } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
@@ -56,6 +61,8 @@ interface IssuerPlan {
   /** Mutable type only because jose's options want string[]; never mutated. */
   readonly audiences: string[];
   readonly algorithms: string[];
+  /** The same allow-list as a Set, as jws-verify takes it. */
+  readonly algorithmSet: ReadonlySet<string>;
   readonly groupsClaimPath: string;
   readonly typeRules: TokenTypeRules;
   readonly trustEmail: boolean;
@@ -75,6 +82,7 @@ const CRIT = bearerFailure('token_invalid', 'token requires header extensions (c
 const KEY_IN_HEADER = bearerFailure('token_invalid', 'token header names its own key (jku/x5u/jwk); only the issuer key set is trusted');
 const NO_SUBJECT = bearerFailure('token_invalid', 'token has no usable sub claim');
 const NO_EXPIRY = bearerFailure('token_invalid', 'token has no exp claim');
+const REQUIRED_CLAIMS = ['exp', 'sub'];
 const INTERNAL = bearerFailure('internal_error', 'bearer token could not be checked');
 
 function checkIssuer(config: BearerIssuerConfig): void {
@@ -134,6 +142,7 @@ export class BearerAuthenticator implements Authenticator {
           issuer: config.issuer,
           audiences: [...config.audiences],
           algorithms: [...config.algorithms],
+          algorithmSet: new Set(config.algorithms),
           groupsClaimPath: config.groupsClaimPath ?? options.groupsClaimPath,
           typeRules: Object.freeze({ tokenTypes: Object.freeze((config.tokenTypes ?? []).map(normalizeTyp)), acceptIdTokens: config.acceptIdTokens ?? false }),
           trustEmail: config.trustEmail ?? false,
@@ -175,17 +184,28 @@ export class BearerAuthenticator implements Authenticator {
     if (cached) return cached;
     const badShape = shapeFailure(token);
     if (badShape) return badShape;
-    return this.#verifyAndRemember(token, source.index, key);
-  }
-
-  async #verifyAndRemember(token: string, sourceIndex: number, key: string): Promise<AuthnResult> {
-    let outcome: Verified | CachedFailure;
+    let outcome: Verified | CachedFailure | Promise<Verified | CachedFailure>;
     try {
-      outcome = await this.#verify(token, this.#issuersBySource[sourceIndex]!);
+      outcome = this.#verify(token, this.#issuersBySource[source.index]!);
     } catch {
       // A bug of ours, not the token's fault: refuse (500), never allow, never cache.
       return INTERNAL;
     }
+    // A promise only when the issuer's keys must be fetched first (or jose verifies): the common case stays synchronous.
+    return outcome instanceof Promise ? this.#rememberLater(outcome, key) : this.#remember(outcome, key);
+  }
+
+  async #rememberLater(pending: Promise<Verified | CachedFailure>, key: string): Promise<AuthnResult> {
+    let outcome: Verified | CachedFailure;
+    try {
+      outcome = await pending;
+    } catch {
+      return INTERNAL;
+    }
+    return this.#remember(outcome, key);
+  }
+
+  #remember(outcome: Verified | CachedFailure, key: string): AuthnResult {
     if (outcome.kind === 'ok') {
       this.#cache.setVerified(key, outcome.result.identity, outcome.exp);
       return outcome.result;
@@ -194,8 +214,8 @@ export class BearerAuthenticator implements Authenticator {
     return outcome;
   }
 
-  async #verify(token: string, issuers: ReadonlyMap<string, IssuerPlan>): Promise<Verified | CachedFailure> {
-    // Decoded WITHOUT trust, only to choose the issuer and its key; jwtVerify re-reads everything.
+  #verify(token: string, issuers: ReadonlyMap<string, IssuerPlan>): Verified | CachedFailure | Promise<Verified | CachedFailure> {
+    // Decoded WITHOUT trust, only to choose the issuer and its key; the verification re-reads everything.
     const decoded = readUntrustedJwt(token);
     if (!decoded) return MALFORMED;
     const { header, claims } = decoded;
@@ -203,13 +223,19 @@ export class BearerAuthenticator implements Authenticator {
     if (!plan) return UNTRUSTED_ISSUER;
 
     const alg = header.alg;
-    if (typeof alg !== 'string' || !plan.algorithms.includes(alg)) return ALG_NOT_ALLOWED;
+    if (typeof alg !== 'string' || !plan.algorithmSet.has(alg)) return ALG_NOT_ALLOWED;
     const kid: unknown = header.kid;
     if (kid !== undefined && typeof kid !== 'string') return MALFORMED;
     if (header.crit !== undefined) return CRIT;
     if (KEY_BEARING_HEADERS.some((member) => Object.hasOwn(header, member))) return KEY_IN_HEADER;
 
-    const found = await plan.jwks.getKey(alg, kid);
+    // Keys held answer at once; only an unknown kid (refetch allowed) or a first fetch waits.
+    const known = plan.jwks.keyNow(alg, kid);
+    if (known) return this.#verifyWith(known, token, plan);
+    return plan.jwks.getKey(alg, kid).then((found) => this.#verifyWith(found, token, plan));
+  }
+
+  #verifyWith(found: KeyLookup, token: string, plan: IssuerPlan): Verified | CachedFailure | Promise<Verified | CachedFailure> {
     switch (found.kind) {
       case 'unavailable':
         return plan.unavailable;
@@ -220,25 +246,35 @@ export class BearerAuthenticator implements Authenticator {
       case 'key':
         break;
     }
-
-    let payload: JWTPayload;
-    let verifiedHeader: Readonly<Record<string, unknown>>;
-    try {
-      ({ payload, protectedHeader: verifiedHeader } = await jwtVerify(token, found.key, {
-        issuer: plan.issuer,
-        audience: plan.audiences,
-        algorithms: plan.algorithms,
-        clockTolerance: this.#clockToleranceSeconds,
-        currentDate: new Date(this.#now()),
-        // API tokens must expire; and without a subject nothing can be bound to the caller.
-        requiredClaims: ['exp', 'sub'],
-      }));
-    } catch (err) {
-      return failureFromJoseError(err);
+    const now = this.#now();
+    if (found.fast) {
+      // jws-verify.ts: jose's checks, crypto.verify on the event loop (no WebCrypto thread-pool hop).
+      const verified = verifyJwtSync(token, found.fast, this.#joseOptions(plan, now, plan.algorithmSet));
+      return verified.ok ? this.#accept(verified.header, verified.payload, plan, now) : failureFromJoseError(verified.error);
     }
+    return jwtVerify(token, found.key, this.#joseOptions(plan, now, plan.algorithms)).then(
+      ({ payload, protectedHeader }) => this.#accept(protectedHeader, payload, plan, now),
+      (err: unknown) => failureFromJoseError(err),
+    );
+  }
+
+  #joseOptions<A>(plan: IssuerPlan, now: number, algorithms: A) {
+    return {
+      issuer: plan.issuer,
+      audience: plan.audiences,
+      algorithms,
+      clockTolerance: this.#clockToleranceSeconds,
+      currentDate: new Date(now),
+      // API tokens must expire; and without a subject nothing can be bound to the caller.
+      requiredClaims: REQUIRED_CLAIMS,
+    };
+  }
+
+  /** After the signature and jose's claim checks: what jose does not check, then the identity. */
+  #accept(verifiedHeader: Readonly<Record<string, unknown>>, payload: JWTPayload, plan: IssuerPlan, now: number): Verified | CachedFailure {
     // jose checks `iat` is a number when present, but not that it is past: a token dated ahead was minted with a wrong
     // clock or to outlive a key rotation; either way not a token to trust now.
-    if (typeof payload.iat === 'number' && payload.iat > this.#now() / 1000 + this.#clockToleranceSeconds) return ISSUED_IN_FUTURE;
+    if (typeof payload.iat === 'number' && payload.iat > now / 1000 + this.#clockToleranceSeconds) return ISSUED_IN_FUTURE;
     const typeProblem = tokenTypeProblem(verifiedHeader, payload, plan.typeRules);
     if (typeProblem) return typeFailure(typeProblem);
     const identity = identityFromClaims(payload, {

@@ -16,10 +16,9 @@
  * - every fetch counted in `jwks_fetch_total{issuer,result}`, the key count
  *   in `jwks_keys{issuer}`, state readable through getters (readiness).
  */
-import type { CryptoKey } from 'jose';
 import { jwksFetchTotal, jwksKeys } from '../observability/metrics.js';
 import { DEFAULT_MAX_JWKS_BYTES, JwksFetchError, discoverJwksUri, fetchJwksKeys, type FetchLimits } from './jwks-fetch.js';
-import { ASYMMETRIC_JWS_ALGORITHMS, importVerificationKeys, type VerificationKeys } from './jwks-keys.js';
+import { ASYMMETRIC_JWS_ALGORITHMS, importVerificationKeys, type FoundKey, type VerificationKeys } from './jwks-keys.js';
 
 export interface JwksCacheOptions {
   /** Configured issuer: the `iss` tokens must carry, the discovery base and the metric label. */
@@ -40,7 +39,7 @@ export interface JwksCacheOptions {
 }
 
 export type KeyLookup =
-  | { readonly kind: 'key'; readonly key: CryptoKey }
+  | FoundKey
   /** Keys are known but none fits the token's kid/alg, even after a refetch allowed by the cooldown. */
   | { readonly kind: 'unknown_kid' }
   /** The token has no kid and several keys fit. */
@@ -183,18 +182,29 @@ export class JwksCache {
    * a hit on a stale set starts a background refresh and answers at once.
    */
   async getKey(alg: string, kid: string | undefined): Promise<KeyLookup> {
-    const first = this.#keys?.lookup(alg, kid);
-    if (first?.kind === 'key') {
-      if (this.#isStale() && this.#mayFetch()) void this.refresh();
-      return first;
-    }
-    if (first?.kind === 'ambiguous') return AMBIGUOUS;
+    const first = this.keyNow(alg, kid);
+    if (first) return first;
     if (this.#inFlight) await this.#inFlight;
     else if (this.#mayFetch()) await this.refresh();
     const second = this.#keys?.lookup(alg, kid);
     if (second === undefined) return UNAVAILABLE;
     if (second.kind === 'key') return second;
     return second.kind === 'ambiguous' ? AMBIGUOUS : UNKNOWN_KID;
+  }
+
+  /**
+   * getKey without waiting: the answer when the keys held give one (a key —
+   * starting a background refresh when the set is stale — or an ambiguous
+   * match); undefined when only a fetch could tell (getKey then waits for it).
+   * Lets a token whose key is known be verified without a promise.
+   */
+  keyNow(alg: string, kid: string | undefined): KeyLookup | undefined {
+    const first = this.#keys?.lookup(alg, kid);
+    if (first?.kind === 'key') {
+      if (this.#isStale() && this.#mayFetch()) void this.refresh();
+      return first;
+    }
+    return first?.kind === 'ambiguous' ? AMBIGUOUS : undefined;
   }
 
   #isStale(): boolean {

@@ -9,6 +9,7 @@
  * A bad member never spoils the rest of the set.
  */
 import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { jwsVerificationKey, type JwsVerificationKey } from './jws-verify.js';
 
 /** Members looked at in one JWKS; real sets hold a handful. */
 export const MAX_JWKS_MEMBERS = 100;
@@ -31,14 +32,22 @@ export const ASYMMETRIC_JWS_ALGORITHMS: ReadonlySet<string> = new Set(Object.key
 /** Private-key members of RSA/EC/OKP/AKP JWKs: a JWKS entry carrying one is refused outright. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'priv'] as const;
 
+/** A key found for a token: jose's CryptoKey, and its KeyObject twin for the synchronous path (jws-verify.ts). */
+export interface FoundKey {
+  readonly kind: 'key';
+  readonly key: CryptoKey;
+  /** Undefined only for an algorithm jws-verify does not handle (then jose verifies). */
+  readonly fast: JwsVerificationKey | undefined;
+}
+
 interface KeyEntry {
   readonly kid: string | undefined;
-  /** One imported key per algorithm it may verify (an RSA key without `alg` may serve RS256 and PS256). */
-  readonly byAlg: ReadonlyMap<string, CryptoKey>;
+  /** One imported key per algorithm it may verify (an RSA key without `alg` may serve RS256 and PS256); built once, handed out as is. */
+  readonly byAlg: ReadonlyMap<string, FoundKey>;
 }
 
 export type KeyMatch =
-  | { readonly kind: 'key'; readonly key: CryptoKey }
+  | FoundKey
   /** No key fits (unknown kid, or no kid-less candidate). */
   | { readonly kind: 'none' }
   /** The token has no kid and several keys fit: picking one would be a guess. */
@@ -66,17 +75,16 @@ export class VerificationKeys {
   /** The key for a token header: by kid when the token names one, else the single key that fits the alg. */
   lookup(alg: string, kid: string | undefined): KeyMatch {
     if (kid !== undefined) {
-      const key = this.#byKid.get(kid)?.byAlg.get(alg);
-      return key ? { kind: 'key', key } : NONE;
+      return this.#byKid.get(kid)?.byAlg.get(alg) ?? NONE;
     }
-    let found: CryptoKey | undefined;
+    let found: FoundKey | undefined;
     for (const entry of this.#entries) {
       const key = entry.byAlg.get(alg);
       if (!key) continue;
       if (found) return AMBIGUOUS;
       found = key;
     }
-    return found ? { kind: 'key', key: found } : NONE;
+    return found ?? NONE;
   }
 }
 
@@ -122,10 +130,10 @@ export async function importVerificationKeys(members: readonly unknown[], allowe
     if (!isPlainObject(member)) continue;
     const algs = usableAlgorithms(member, allowed);
     if (algs.length === 0) continue;
-    const byAlg = new Map<string, CryptoKey>();
+    const byAlg = new Map<string, FoundKey>();
     for (const alg of algs) {
       const key = await importFor(member, alg);
-      if (key) byAlg.set(alg, key);
+      if (key) byAlg.set(alg, Object.freeze({ kind: 'key', key, fast: jwsVerificationKey(key, alg) }));
     }
     if (byAlg.size > 0) entries.push({ kid: member.kid as string | undefined, byAlg });
   }

@@ -59,6 +59,7 @@ export const DEFAULTS = {
   // concurrently active tokens than one replica of a Kestra deployment sees; a miss costs one RS256 verify.
   tokenCacheSize: 10_000,
   logLevel: 'info',
+  logFormat: 'auto',
   tracing: {
     // OTLP/HTTP's standard port on the same host: a collector sidecar / DaemonSet agent.
     endpoint: 'http://127.0.0.1:4318/v1/traces',

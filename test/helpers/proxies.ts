@@ -130,11 +130,11 @@ async function launch(spec: Launch): Promise<RunningProxy> {
 }
 
 /** Starts on a fresh free port; retries twice if the port was taken between picking and binding. */
-async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: string) => Promise<Launch>): Promise<RunningProxy> {
+async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: string) => Promise<Launch>, fixedPort?: number): Promise<RunningProxy> {
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < (fixedPort === undefined ? 3 : 1); attempt++) {
     const dir = await mkdtemp(join(tmpdir(), `kauthz-${name}-`));
-    const port = await freePort();
+    const port = fixedPort ?? await freePort();
     try {
       return await launch(await prepare(port, dir));
     } catch (err) {
@@ -150,6 +150,8 @@ async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: st
 export interface CaddyOptions {
   /** Body of the one site block (directives), or a function of the chosen port. */
   readonly site: string | ((port: number) => string);
+  /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export async function startCaddy(options: CaddyOptions): Promise<RunningProxy> {
@@ -157,13 +159,14 @@ export async function startCaddy(options: CaddyOptions): Promise<RunningProxy> {
   return launchOnFreePort('caddy', async (port, dir) => {
     const site = typeof options.site === 'function' ? options.site(port) : options.site;
     // Any Host on this port (tests send their own Host headers), bound to loopback only.
-    const configText = `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${join(dir, 'data')}\n}\n\nhttp://:${port} {\n\tbind 127.0.0.1\n${indent(site)}\n}\n`;
+    const tls = options.tls ? `\ttls ${options.tls.cert} ${options.tls.key}\n` : '';
+    const configText = `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${join(dir, 'data')}\n}\n\n${options.tls ? 'https' : 'http'}://:${port} {\n\tbind 127.0.0.1\n${tls}${indent(site)}\n}\n`;
     const file = join(dir, 'Caddyfile');
     await writeFile(file, configText);
     // Keep Caddy's autosave/data out of the real home directory.
     const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') };
     return { name: 'caddy', command: CADDY_PATH, args: ['run', '--config', file, '--adapter', 'caddyfile'], env, dir, port, configText };
-  });
+  }).then((proxy) => (options.tls ? { ...proxy, url: proxy.url.replace(/^http:/, 'https:') } : proxy));
 }
 
 export interface CaddyForwardAuthOptions {
@@ -179,7 +182,7 @@ export interface CaddyForwardAuthOptions {
   readonly stripHeaders?: readonly string[];
 }
 
-export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant']);
+export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant', 'X-Kestra-Identity']);
 
 /**
  * The headers that describe the original request to the door's forward-auth
@@ -224,6 +227,10 @@ export interface NginxOptions {
   readonly server: string | ((port: number) => string);
   /** Extra lines at `http {}` level (upstreams, maps). */
   readonly http?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Listen on this port (e.g. one already written into another server's config) instead of a fresh one. */
+  readonly port?: number;
 }
 
 export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
@@ -246,7 +253,9 @@ http {
   scgi_temp_path ${join(dir, 'scgi')};
 ${indent(options.http ?? '')}
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${options.tls ? ' ssl' : ''};${options.tls ? `
+    ssl_certificate ${options.tls.cert};
+    ssl_certificate_key ${options.tls.key};` : ''}
 ${indent(indent(server))}
   }
 }
@@ -254,7 +263,7 @@ ${indent(indent(server))}
     const file = join(dir, 'nginx.conf');
     await writeFile(file, configText);
     return { name: 'nginx', command: NGINX_PATH, args: ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], dir, port, configText };
-  });
+  }, options.port).then((proxy) => (options.tls ? { ...proxy, url: proxy.url.replace(/^http:/, 'https:') } : proxy));
 }
 
 export interface NginxAuthRequestOptions {
