@@ -19,7 +19,7 @@
  * all setups. Printed: req/s, p50/p99 (wrk's), the ratio to Apache, and how
  * many connections the HTTP door accepted during each run.
  *
- *   npm run bench:recipes [-- --rounds 3 --seconds 10 --connections 32 --warmup 2]
+ *   npm run bench:recipes [-- --rounds 3 --seconds 10 --connections 32 --warmup 2 --setups nginx,nginx-no-keepalive,caddy,apache]
  *
  * Needs Debian's nginx, caddy, apache2, libapache2-mod-auth-openidc, wrk and
  * util-linux's taskset. Every process is stopped by pid at the end.
@@ -287,11 +287,19 @@ async function main(): Promise<void> {
     seconds: { kind: 'int', min: 1, max: 60 },
     connections: { kind: 'int', min: 1, max: 256 },
     warmup: { kind: 'int', min: 0, max: 30 },
+    setups: { kind: 'string' },
   });
   const rounds = flag(flags, 'rounds', 3);
   const seconds = flag(flags, 'seconds', 10);
   const connections = flag(flags, 'connections', 32);
   const warmup = flag(flags, 'warmup', 2);
+  const ALL: readonly SetupId[] = ['nginx', 'nginx-no-keepalive', 'caddy', 'apache'];
+  const chosen = flag(flags, 'setups', ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = chosen.filter((s) => !(ALL as readonly string[]).includes(s));
+  if (unknown.length > 0 || !chosen.includes('apache')) {
+    throw new BenchError('ERR_BENCH_USAGE', `recipe-peers: --setups is a comma list of ${ALL.join(', ')} and must include apache (the ratios are to it)`);
+  }
+  const wanted = (id: SetupId) => chosen.includes(id);
 
   const missing = [
     [NGINX_PATH, 'nginx'], [CADDY_PATH, 'caddy'], [APACHE, 'apache2'],
@@ -355,10 +363,10 @@ async function main(): Promise<void> {
       setups.push({ id, label, port, viaDoor: true, pid: proc.pid });
     };
     const shipped = nginxAuthRequest({ authz: door, upstream: upstreamUrl });
-    await startNginxSetup('nginx', 'nginx + door (recipe as shipped)', shipped.http ?? '', typeof shipped.server === 'string' ? shipped.server : '');
-    await startNginxSetup('nginx-no-keepalive', 'nginx + door (old recipe, no keep-alive)', '', nginxWithoutKeepAlive(door, upstreamUrl));
+    if (wanted('nginx')) await startNginxSetup('nginx', 'nginx + door (recipe as shipped)', shipped.http ?? '', typeof shipped.server === 'string' ? shipped.server : '');
+    if (wanted('nginx-no-keepalive')) await startNginxSetup('nginx-no-keepalive', 'nginx + door (old recipe, no keep-alive)', '', nginxWithoutKeepAlive(door, upstreamUrl));
 
-    {
+    if (wanted('caddy')) {
       const d = join(dir, 'caddy');
       mkdirSync(d);
       const port = await freePort();
@@ -433,8 +441,15 @@ async function main(): Promise<void> {
     }
 
     const apacheRps = median(rows.filter((r) => r.setup === 'apache').map((r) => r.requestsPerSecond));
+    // Requests one core could serve at the CPU each request cost (proxy + door + upstream), per run, then the median:
+    // unlike req/s it does not depend on how much of core 0 a neighbour took during the run (see bench/README.md).
+    const perCore = (r: RunRow) => (r.cpu ? 1e6 / (r.cpu.proxyUs + r.cpu.doorUs + r.cpu.upstreamUs) : Number.NaN);
+    const apachePerCore = median(rows.filter((r) => r.setup === 'apache').map(perCore));
+    const apacheOfRound = new Map(rows.filter((r) => r.setup === 'apache').map((r) => [r.round, r]));
     const summary = setups.map((setup) => {
       const mine = rows.filter((r) => r.setup === setup.id);
+      // Each run against the Apache run of the same round (minutes apart at most): slow drifts of the machine's load cancel out.
+      const roundRatios = mine.map((r) => r.requestsPerSecond / apacheOfRound.get(r.round)!.requestsPerSecond);
       const rps = median(mine.map((r) => r.requestsPerSecond));
       return {
         setup: setup.id,
@@ -443,6 +458,7 @@ async function main(): Promise<void> {
         p50Ms: Number(median(mine.map((r) => r.p50Ms)).toFixed(2)),
         p99Ms: Number(median(mine.map((r) => r.p99Ms)).toFixed(2)),
         vsApache: Number((rps / apacheRps).toFixed(2)),
+        vsApacheByRound: roundRatios.map((x) => Number(x.toFixed(2))),
         doorConnectionsPerRun: setup.viaDoor ? median(mine.map((r) => r.doorConnections ?? Number.NaN)) : undefined,
         cpuUsPerRequest: {
           proxy: median(mine.map((r) => r.cpu?.proxyUs ?? Number.NaN)),
@@ -450,18 +466,24 @@ async function main(): Promise<void> {
           upstream: median(mine.map((r) => r.cpu?.upstreamUs ?? Number.NaN)),
         },
         otherOnCorePercent: median(mine.map((r) => r.cpu?.otherOnCorePercent ?? Number.NaN)),
+        requestsPerCoreSecond: Math.round(median(mine.map(perCore))),
+        perCoreVsApache: Number((median(mine.map(perCore)) / apachePerCore).toFixed(2)),
       };
     });
     log('');
     log(`median of ${rounds} round(s):`);
-    log(`| setup | req/s | p50 ms | p99 ms | × Apache | door connections per run | CPU µs/request: proxy + door + upstream | core 0 used by others |`);
-    log(`|---|---:|---:|---:|---:|---:|---|---:|`);
+    log(`| setup | req/s | p50 ms | p99 ms | × Apache | CPU µs/request: proxy + door + upstream | req per core-second | × Apache | door connections per run | core 0 used by others |`);
+    log(`|---|---:|---:|---:|---:|---|---:|---:|---:|---:|`);
     for (const s of summary) {
       const conns = s.doorConnectionsPerRun === undefined ? '—' : Number.isNaN(s.doorConnectionsPerRun) ? 'n/a' : String(s.doorConnectionsPerRun);
       const c = s.cpuUsPerRequest;
-      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${conns} | ${c.proxy} + ${c.door} + ${c.upstream} = ${(c.proxy + c.door + c.upstream).toFixed(0)} | ${s.otherOnCorePercent} % |`);
+      log(`| ${s.label} | ${s.requestsPerSecond} | ${s.p50Ms} | ${s.p99Ms} | ${s.vsApache.toFixed(2)} | ${c.proxy} + ${c.door} + ${c.upstream} = ${(c.proxy + c.door + c.upstream).toFixed(0)} `
+        + `| ${s.requestsPerCoreSecond} | ${s.perCoreVsApache.toFixed(2)} | ${conns} | ${s.otherOnCorePercent} % |`);
     }
     const loadAfter = loadavg().map((n) => n.toFixed(2)).join(' ');
+    for (const s of summary.filter((x) => x.setup !== 'apache')) {
+      log(`${s.label}: × Apache round by round ${s.vsApacheByRound.join(', ')} (median ${median(s.vsApacheByRound).toFixed(2)})`);
+    }
     log(`load average after: ${loadAfter}`);
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = join(RESULTS_DIR, `recipe-peers-${machine.date.replace(/[:.]/g, '-')}.json`);

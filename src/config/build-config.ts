@@ -86,6 +86,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     http: {
       extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix,
       forwardAuthTrust: authz.http?.['forward-auth']?.trust ?? DEFAULTS.forwardAuthTrust,
+      keepAliveTimeoutMs: authz.http?.['keep-alive-timeout'] ?? DEFAULTS.httpKeepAliveTimeoutMs,
       ...(authz.http?.['client-cert-header'] === undefined ? {} : { clientCertHeader: authz.http['client-cert-header'] }),
     },
     listen: {

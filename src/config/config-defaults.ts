@@ -43,6 +43,8 @@ export const DEFAULTS = {
   extAuthzPrefix: '/ext_authz',
   // One dialect per request, disagreeing or repeated forwarded headers refused (src/server/forwarded-headers.ts).
   forwardAuthTrust: 'auto' as ForwardAuthTrust,
+  // Longer than the proxies' 60 s idle timeouts (docs/recipes/keep-alive.md): they close an idle connection first.
+  httpKeepAliveTimeoutMs: 75_000,
   sessionsPrefix: 'kestra-authz:',
   kestraRules: true,
   default: 'authenticated',

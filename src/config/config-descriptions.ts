@@ -145,6 +145,12 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       + 'A header the door reads arriving twice is always a 400.',
     default: DEFAULTS.forwardAuthTrust,
   },
+  'authz.http.keep-alive-timeout': {
+    text: 'How long the HTTP door keeps an idle connection from a proxy open. Keep it longer than the proxy\'s own idle timeout '
+      + '(the recipes use 60 s; Traefik\'s `forwardAuth` client keeps 90 s, so set `100s` behind Traefik) so the proxy always closes an idle connection first '
+      + 'and never sends a check on one the door is closing (docs/recipes/keep-alive.md). A reload applies it from the next request on.',
+    default: duration(DEFAULTS.httpKeepAliveTimeoutMs / 1000),
+  },
   'authz.http.client-cert-header': {
     text: 'Header in which the proxy in front of the HTTP door passes the verified client certificate of an mTLS peer, '
       + 'Envoy\'s `x-forwarded-client-cert` (`forward_client_cert_details: SANITIZE_SET`, `set_current_client_cert_details: {uri: true}`). '

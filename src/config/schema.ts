@@ -97,6 +97,8 @@ const authz = z.strictObject({
   http: z.strictObject({
     'ext-authz-prefix': f.pathPrefix.optional(),
     'forward-auth': z.strictObject({ trust: f.oneOf(FORWARD_AUTH_TRUSTS).optional() }).optional(),
+    // how long an idle proxy connection stays open (longer than the proxy's own idle timeout)
+    'keep-alive-timeout': f.duration(1000).optional(),
     // the proxy's verified client certificate details (XFCC): the peer's principal
     'client-cert-header': f.headerName.optional(),
   }).optional(),

@@ -282,6 +282,8 @@ export interface Config {
   readonly http: {
     readonly extAuthzPrefix: string;
     readonly forwardAuthTrust: ForwardAuthTrust;
+    /** `authz.http.keep-alive-timeout` (default 75 s): an idle connection to the door is closed after this long. */
+    readonly keepAliveTimeoutMs: number;
     /** `authz.http.client-cert-header`: the proxy-set XFCC header the peer's principal is read from; undefined = none. */
     readonly clientCertHeader?: string;
   };

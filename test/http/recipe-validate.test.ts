@@ -73,6 +73,18 @@ ${recipe}
     });
   });
 
+  test('docs/getting-started.md\'s edits of the nginx block find what they edit', async () => {
+    const recipe = await firstBlock('docs/recipes/nginx.md', '```nginx');
+    const guide = await readDoc('docs/getting-started.md');
+    for (const line of ['server authz:8080;', 'server kestra:8080;']) {
+      assert.ok(guide.includes(`s#${line}#`), `getting-started rewrites "${line}"`);
+      assert.equal(recipe.split(line).length - 1, 1, `the recipe has exactly one "${line}"`);
+    }
+    for (const line of ['listen 80;', 'server_name kestra.example.com;']) {
+      assert.ok(recipe.split('\n').some((l) => l.trim() === line), `the recipe's server block has "${line}", which getting-started replaces`);
+    }
+  });
+
   test('caddy validate accepts docs/recipes/caddy.md', async (t) => {
     const skip = await proxySkipReason('caddy');
     if (skip) return t.skip(skip);
