@@ -56,13 +56,31 @@ http://:${o.port} {
 		request_header -X-Kestra-Email
 		request_header -X-Kestra-Groups
 		request_header -X-Kestra-Tenant
+		request_header -X-Kestra-Identity
 		@authz path /login /login/* /oauth/* /logout
-		reverse_proxy @authz ${o.authz}
+		reverse_proxy @authz ${o.authz} {
+			transport http {
+				keepalive 60s
+				keepalive_idle_conns 64
+				keepalive_idle_conns_per_host 32
+			}
+		}
 		forward_auth ${o.authz} {
 			uri /forward-auth
-			copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant Cookie
+			copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant X-Kestra-Identity Cookie
+			transport http {
+				keepalive 60s
+				keepalive_idle_conns 64
+				keepalive_idle_conns_per_host 32
+			}
 		}
-		reverse_proxy ${o.upstream}
+		reverse_proxy ${o.upstream} {
+			transport http {
+				keepalive 60s
+				keepalive_idle_conns 64
+				keepalive_idle_conns_per_host 32
+			}
+		}
 	}
 }
 `;

@@ -65,6 +65,12 @@ function valueAtPath(claims: Readonly<Record<string, unknown>>, steps: readonly 
   return current;
 }
 
+/** The value at a claim path (`realm_access.roles`), undefined when absent or the path cannot be read. */
+export function claimAtPath(claims: Readonly<Record<string, unknown>>, path: string): unknown {
+  const steps = claimPathSteps(path);
+  return steps === null ? undefined : valueAtPath(claims, steps);
+}
+
 /**
  * Groups named by a claim path (`kestra.security.oidc.groups-claim-path`):
  * `groups`, `realm_access.roles`, `resource_access.kestra.roles`, `a.b[0]`.

@@ -98,6 +98,7 @@ export function identityOfSession(record: SessionRecord): Identity {
   };
   if (record.email) identity.email = record.email;
   if (record.issuer) identity.issuer = record.issuer;
+  if (record.userinfoClaims?.length) identity.userinfoClaims = record.userinfoClaims;
   return Object.freeze(identity);
 }
 

@@ -39,6 +39,8 @@ export interface SessionRecord {
   readonly credential?: string;
   /** OIDC sessions: the IdP's session id (`sid` of the ID token), which front- and back-channel logout name. */
   readonly idpSid?: string;
+  /** OIDC sessions: the claims (names) that came from the userinfo response, not the ID token. */
+  readonly userinfoClaims?: readonly string[];
 }
 
 export type SessionRead =
@@ -135,6 +137,7 @@ async function sign(record: SessionRecord, key: Uint8Array): Promise<string> {
   if (record.refreshAt !== undefined) claims.rat = record.refreshAt;
   if (record.credential) claims.cs = record.credential;
   if (record.idpSid) claims.isd = record.idpSid;
+  if (record.userinfoClaims?.length) claims.ui = record.userinfoClaims;
   if (record.groups.length) {
     const json = JSON.stringify(record.groups);
     if (json.length > COMPRESS_GROUPS_OVER) claims.gz = deflateRawSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64url');
@@ -202,5 +205,6 @@ function recordFrom(p: JWTPayload): SessionRecord | undefined {
     refreshAt: typeof p.rat === 'number' ? p.rat : undefined,
     ...(typeof p.cs === 'string' ? { credential: p.cs } : {}),
     ...(typeof p.isd === 'string' && p.isd !== '' ? { idpSid: p.isd } : {}),
+    ...(Array.isArray(p.ui) && p.ui.length && p.ui.every((c) => typeof c === 'string') ? { userinfoClaims: Object.freeze([...(p.ui as string[])]) } : {}),
   };
 }

@@ -78,6 +78,9 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     if (decision.identity) {
       const id = decision.identity;
       io.stdout(`identity: ${id.name} (via ${id.via}, sub ${id.subject})${id.groups.length ? `, groups: ${id.groups.join(', ')}` : ''}`);
+      if (id.via === 'session' && id.provider) {
+        io.stdout(`claims from: id_token${id.userinfoClaims?.length ? `, userinfo (${id.userinfoClaims.join(', ')})` : ''}`);
+      }
     }
     for (const [k, v] of decision.upstreamHeaders) io.stdout(`  upstream header ${k}: ${k === 'cookie' ? '(our cookies removed)' : v}`);
     for (const k of decision.upstreamHeadersToRemove) io.stdout(`  upstream header removed: ${k}`);

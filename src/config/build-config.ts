@@ -55,7 +55,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     },
     oidc: {
       enabled: micronaut?.oauth2?.enabled ?? false,
-      providers: buildProviders(file, ctx.warnings),
+      providers: buildProviders(file, ctx.baseDir, ctx.warnings),
       groupsClaimPath: kestra?.oidc?.['groups-claim-path'] ?? DEFAULTS.groupsClaimPath,
       // login flow
       allowInsecureHttpIssuers: insecureIssuers(authz, ctx.warnings),
@@ -86,6 +86,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     http: {
       extAuthzPrefix: authz.http?.['ext-authz-prefix'] ?? DEFAULTS.extAuthzPrefix,
       forwardAuthTrust: authz.http?.['forward-auth']?.trust ?? DEFAULTS.forwardAuthTrust,
+      keepAliveTimeoutMs: authz.http?.['keep-alive-timeout'] ?? DEFAULTS.httpKeepAliveTimeoutMs,
       ...(authz.http?.['client-cert-header'] === undefined ? {} : { clientCertHeader: authz.http['client-cert-header'] }),
     },
     listen: {
@@ -132,7 +133,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     userClaims: authz['user-claims'] ?? DEFAULTS.userClaims,
     headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
-    log: { level: authz.log?.level ?? DEFAULTS.logLevel },
+    log: { level: authz.log?.level ?? DEFAULTS.logLevel, format: authz.log?.format ?? DEFAULTS.logFormat },
     tracing: buildTracing(authz),
     audit: buildAudit(authz, ctx.baseDir),
     warnings: ctx.warnings,
@@ -165,7 +166,7 @@ function buildSecrets(file: ConfigFile, warnings: string[]): Config['secrets'] {
   return { session: utf8(session), refresh: utf8(refresh), ephemeral: false };
 }
 
-function buildProviders(file: ConfigFile, warnings: string[]): OidcProviderConfig[] {
+function buildProviders(file: ConfigFile, baseDir: string, warnings: string[]): OidcProviderConfig[] {
   const oauth2 = file.micronaut?.security?.oauth2;
   const clients = Object.entries(oauth2?.clients ?? {});
   if (!oauth2?.enabled) {
@@ -173,6 +174,7 @@ function buildProviders(file: ConfigFile, warnings: string[]): OidcProviderConfi
     return [];
   }
   // cross-checks.ts guarantees client-id and issuer when OIDC is enabled.
+  const extras = file.authz?.oidc?.clients ?? {};
   return clients.map(([name, client]) => ({
     name,
     clientId: client['client-id']!,
@@ -181,6 +183,10 @@ function buildProviders(file: ConfigFile, warnings: string[]): OidcProviderConfi
     scopes: client.scopes ?? DEFAULTS.oidcScopes,
     endSessionEnabled: client.openid?.['end-session']?.enabled,
     prompt: client.openid?.authorization?.prompt,
+    authMethod: client.token?.['auth-method'],
+    privateKeyFile: extras[name]?.['private-key-file'] === undefined ? undefined : resolve(baseDir, extras[name]!['private-key-file']!),
+    privateKeyId: extras[name]?.['private-key-id'],
+    userinfo: extras[name]?.userinfo ?? 'auto',
   }));
 }
 

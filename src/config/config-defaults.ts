@@ -43,6 +43,8 @@ export const DEFAULTS = {
   extAuthzPrefix: '/ext_authz',
   // One dialect per request, disagreeing or repeated forwarded headers refused (src/server/forwarded-headers.ts).
   forwardAuthTrust: 'auto' as ForwardAuthTrust,
+  // Longer than the proxies' 60 s idle timeouts (docs/recipes/keep-alive.md): they close an idle connection first.
+  httpKeepAliveTimeoutMs: 75_000,
   sessionsPrefix: 'kestra-authz:',
   kestraRules: true,
   default: 'authenticated',
@@ -57,6 +59,7 @@ export const DEFAULTS = {
   // concurrently active tokens than one replica of a Kestra deployment sees; a miss costs one RS256 verify.
   tokenCacheSize: 10_000,
   logLevel: 'info',
+  logFormat: 'auto',
   tracing: {
     // OTLP/HTTP's standard port on the same host: a collector sidecar / DaemonSet agent.
     endpoint: 'http://127.0.0.1:4318/v1/traces',

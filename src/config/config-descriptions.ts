@@ -91,6 +91,10 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'micronaut.security.oauth2.clients.<name>.client-id': { text: 'Client id registered at the IdP; required when OIDC is enabled.' },
   'micronaut.security.oauth2.clients.<name>.client-secret': { text: 'Client secret (confidential clients); masked by `config check`. Put it in `${ENV_VAR}`.' },
   'micronaut.security.oauth2.clients.<name>.scopes': { text: 'Scopes requested at login; must include `openid`.', default: list(DEFAULTS.oidcScopes) },
+  'micronaut.security.oauth2.clients.<name>.token.auth-method': {
+    text: 'How the client authenticates at the token endpoint (code exchange, refresh): `client_secret_post`, `client_secret_basic`, `client_secret_jwt`, `private_key_jwt` (key in `authz.oidc.clients.<name>.private-key-file`) or `none` (public client). [Client authentication](oidc-client-auth.md#client-authentication-at-the-token-endpoint).',
+    defaultNote: 'from the IdP\'s `token_endpoint_auth_methods_supported`: with a secret client_secret_post, else client_secret_basic, else client_secret_jwt; with only a key private_key_jwt; with neither none',
+  },
   'micronaut.security.oauth2.clients.<name>.openid.issuer': {
     text: 'Issuer URL; endpoints and keys are discovered from `<issuer>/.well-known/openid-configuration`. Required when OIDC is enabled; https unless `authz.oidc.allow-insecure-http-issuers`.',
   },
@@ -111,6 +115,21 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     text: 'Login clients (`micronaut.security.oauth2.clients.<name>`) whose ID-token `email` is used without `email_verified: true` (as the name, for `user` bindings, as `x-kestra-email`). Only for providers that verify every address themselves.',
     defaultNote: 'none',
   },
+  'authz.oidc.clients': {
+    text: 'Per login client (the `<name>` of `micronaut.security.oauth2.clients.<name>`): settings Micronaut has no key for.',
+  },
+  'authz.oidc.clients.<name>.userinfo': {
+    text: '`auto`: after the code exchange (and a refresh), ask the IdP\'s userinfo endpoint when the ID token lacks a claim the config reads (groups at `groups-claim-path`, the `user-claims`, `email`); `always`; `never`. Userinfo must name the same `sub` (else the login is refused); ID-token claims win on conflict. [Claims from userinfo](oidc-client-auth.md#claims-from-userinfo).',
+    default: 'auto',
+  },
+  'authz.oidc.clients.<name>.private-key-file': {
+    text: 'Private key (PEM, or a JWK / JWK set as JSON) signing the `private_key_jwt` client assertion; RSA (RS256), EC (ES256/384/512) or Ed25519. Relative to the config file. Read at discovery.',
+    defaultNote: 'none',
+  },
+  'authz.oidc.clients.<name>.private-key-id': {
+    text: '`kid` put in the client assertion\'s header (and the key picked from a JWK set).',
+    defaultNote: 'the JWK\'s `kid`, else none',
+  },
   'authz.oidc.frontchannel-logout-sid-optional-clients': {
     text: 'Login clients whose IdP may call `GET /oauth/frontchannel-logout/<name>` without `iss` and `sid` (registered with `frontchannel_logout_session_required: false`): such a call ends only the session of the browser loading it. Every other client\'s front-channel logout without them is refused (400).',
     defaultNote: 'none (iss + sid required)',
@@ -125,6 +144,12 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
       + '`auto`: the prefix and either dialect, one per request — both present and disagreeing, or a URI without its method, is a 400. '
       + 'A header the door reads arriving twice is always a 400.',
     default: DEFAULTS.forwardAuthTrust,
+  },
+  'authz.http.keep-alive-timeout': {
+    text: 'How long the HTTP door keeps an idle connection from a proxy open. Keep it longer than the proxy\'s own idle timeout '
+      + '(the recipes use 60 s; Traefik\'s `forwardAuth` client keeps 90 s, so set `100s` behind Traefik) so the proxy always closes an idle connection first '
+      + 'and never sends a check on one the door is closing (docs/recipes/keep-alive.md). A reload applies it from the next request on.',
+    default: duration(DEFAULTS.httpKeepAliveTimeoutMs / 1000),
   },
   'authz.http.client-cert-header': {
     text: 'Header in which the proxy in front of the HTTP door passes the verified client certificate of an mTLS peer, '
@@ -222,7 +247,11 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.source-lockout.monitoring-window': { text: 'Window in which they are counted.', default: duration(DEFAULTS.sourceLockout.windowSeconds) },
   'authz.source-lockout.lock-duration': { text: 'How long the address is blocked (`basic_source_locked_out`).', default: duration(DEFAULTS.sourceLockout.lockSeconds) },
   'authz.source-lockout.exempt': { text: 'Addresses never blocked per address (a trusted proxy, an office NAT); setting it replaces the default.', default: list(DEFAULTS.sourceLockout.exempt) },
-  'authz.log.level': { text: 'Log level (JSON on stdout); denials are logged at `info`, allows at `debug`.', default: DEFAULTS.logLevel },
+  'authz.log.level': { text: 'Log level (on stdout); denials are logged at `info`, allows at `debug`.', default: DEFAULTS.logLevel },
+  'authz.log.format': {
+    text: '`json` (one JSON object a line), `pretty` (`HH:MM:SS.mmm LEVEL message key=value…`, same redaction), or `auto`: pretty when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it; needs a restart to change (see [Operations](operations.md#logs)).',
+    default: DEFAULTS.logFormat,
+  },
   'authz.tracing.enabled': { text: 'One OpenTelemetry span per decision, exported over OTLP/HTTP.', default: 'false' },
   'authz.tracing.otlp.endpoint': {
     text: 'Full URL of the collector\'s traces endpoint.',

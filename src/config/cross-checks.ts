@@ -140,6 +140,12 @@ function checkOidc(root: unknown, report: Report): void {
       }
     });
   }
+  const extras = at(root, ['authz', 'oidc', 'clients']);
+  if (isPlainMap(extras)) {
+    for (const name of Object.keys(extras)) {
+      if (!clientNames.includes(name)) report(['authz', 'oidc', 'clients', name], `no client "${name}" under micronaut.security.oauth2.clients`);
+    }
+  }
   if (asBoolean(child(oauth2, 'enabled')) !== true) return;
   const clients = child(oauth2, 'clients');
   if (!isPlainMap(clients) || Object.keys(clients).length === 0) {
@@ -153,7 +159,19 @@ function checkOidc(root: unknown, report: Report): void {
     if (child(client.openid, 'issuer') === undefined) report(path, 'openid.issuer is required when OIDC is enabled');
     const scopes = client.scopes;
     if (Array.isArray(scopes) && !scopes.includes('openid')) report([...path, 'scopes'], 'must include openid');
+    checkClientAuth(client, child(extras, name), path, report);
   }
+}
+
+/** The token-endpoint auth method needs its credential: a secret, or a private key. */
+function checkClientAuth(client: Record<string, unknown>, extras: unknown, path: ConfigPath, report: Report): void {
+  const method = lower(child(client.token, 'auth-method'))?.replace(/-/g, '_');
+  const hasSecret = client['client-secret'] !== undefined;
+  const hasKey = child(extras, 'private-key-file') !== undefined;
+  const methodPath = [...path, 'token', 'auth-method'];
+  if (method?.startsWith('client_secret_') && !hasSecret) report(methodPath, `${method} needs client-secret`);
+  if (method === 'private_key_jwt' && !hasKey) report(methodPath, `private_key_jwt needs authz.oidc.clients.${String(path[path.length - 1])}.private-key-file`);
+  if (method === 'none' && hasSecret) report(methodPath, 'none (a public client) with a client-secret: remove one of them');
 }
 
 function checkCookie(root: unknown, report: Report): void {

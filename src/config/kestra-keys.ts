@@ -46,6 +46,7 @@ const MICRONAUT_USED: UsedKeys = {
           'client-id': true,
           'client-secret': true,
           scopes: true,
+          token: { 'auth-method': true },
           openid: { issuer: true, 'end-session': { enabled: true }, authorization: { prompt: true } },
         },
       },

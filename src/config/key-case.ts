@@ -16,7 +16,7 @@ export function kebabKey(key: string): string {
 /**
  * True for maps whose keys are names the operator chose rather than
  * property names: `permissions: {FLOW: [READ]}` (anywhere) and
- * `micronaut.security.oauth2.clients.<name>`, the tracing resource attributes
+ * `micronaut.security.oauth2.clients.<name>` (and `authz.oidc.clients.<name>`), the tracing resource attributes
  * and exporter headers. `path` is already normalized.
  */
 export function isDataKeyedMap(path: readonly (string | number)[]): boolean {
@@ -27,6 +27,8 @@ export function isDataKeyedMap(path: readonly (string | number)[]): boolean {
     if (path.length === 3 && last === 'resource-attributes') return true;
     if (path.length === 4 && path[2] === 'otlp' && last === 'headers') return true;
   }
+  // authz.oidc.clients.<name>: the same names as micronaut.security.oauth2.clients.
+  if (path.length === 3 && path[0] === 'authz' && path[1] === 'oidc' && last === 'clients') return true;
   return (
     path.length === 4 &&
     path[0] === 'micronaut' &&

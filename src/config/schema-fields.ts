@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { HostPort } from './types.js';
+import { CLIENT_AUTH_METHODS, type HostPort } from './types.js';
 import { DURATION_FORMS, parseDurationMs } from './duration.js';
 import { pathTemplateProblem } from './path-template.js';
 import { compilePrincipalPattern } from '../authz/spiffe-id.js';
@@ -109,6 +109,18 @@ export function oneOf<const T extends string>(values: readonly T[]) {
     return found !== undefined ? ok(found) : fail(`must be one of ${values.join(' | ')}`);
   }, values.join(' | '));
 }
+
+/**
+ * A token-endpoint auth method as Micronaut writes it (`client_secret_post`,
+ * `CLIENT_SECRET_POST`, `client-secret-post`), normalized to the OAuth name.
+ */
+export const clientAuthMethod = field((v) => {
+  const name = typeof v === 'string' ? v.trim().toLowerCase().replace(/-/g, '_') : '';
+  const found = CLIENT_AUTH_METHODS.find((m) => m === name);
+  if (found) return ok(found);
+  if (name === 'tls_client_auth' || name === 'self_signed_tls_client_auth') return fail(`${name} is not supported; use ${CLIENT_AUTH_METHODS.join(' | ')}`);
+  return fail(`must be one of ${CLIENT_AUTH_METHODS.join(' | ')}`);
+}, CLIENT_AUTH_METHODS.join(' | '));
 
 /** An absolute http(s) URL without credentials, query or fragment; trailing `/` dropped. */
 export const httpUrl = field((v) => {

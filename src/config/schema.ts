@@ -13,7 +13,7 @@ import { algorithms, permissionMap, permissionRequirement, providerName } from '
 import { parseCidr } from '../authn/source-address.js';
 import { tracingSection } from './tracing-fields.js';
 import { auditSection } from './audit-fields.js';
-import { FORWARD_AUTH_TRUSTS } from './types.js';
+import { FORWARD_AUTH_TRUSTS, USERINFO_MODES } from './types.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
 
@@ -23,6 +23,8 @@ const cidrList = f.field((v) => {
   const bad = v.findIndex((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined);
   return bad === -1 ? { value: v as string[] } : { error: `entry ${bad} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` };
 }, 'list of IPs / CIDRs');
+import { LOG_FORMATS } from '../observability/log-format.js';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const role = z.strictObject({
@@ -74,15 +76,29 @@ const bearerIssuer = z.strictObject({
   'trust-email': f.bool.optional(),
 });
 
+const oidcClientExtras = z.strictObject({
+  userinfo: f.oneOf(USERINFO_MODES).optional(),
+  'private-key-file': f.text.optional(),
+  'private-key-id': f.text.optional(),
+});
+
 const authz = z.strictObject({
   'external-url': f.httpUrl.optional(),
   // login flow
-  oidc: z.strictObject({ 'allow-insecure-http-issuers': f.bool.optional(), 'trust-email-clients': f.textList.optional(), 'frontchannel-logout-sid-optional-clients': f.textList.optional() }).optional(),
+  oidc: z.strictObject({
+    'allow-insecure-http-issuers': f.bool.optional(),
+    'trust-email-clients': f.textList.optional(),
+    'frontchannel-logout-sid-optional-clients': f.textList.optional(),
+    // per login client (micronaut.security.oauth2.clients.<name>): what Micronaut has no key for
+    clients: z.record(z.string().regex(providerName, { error: 'client names may hold letters, digits, ".", "_" and "-"' }), oidcClientExtras).optional(),
+  }).optional(),
   // HTTP door: where Envoy's HTTP ext_authz service sends its checks (path_prefix),
   // and which proxy's headers describe a forward-auth request
   http: z.strictObject({
     'ext-authz-prefix': f.pathPrefix.optional(),
     'forward-auth': z.strictObject({ trust: f.oneOf(FORWARD_AUTH_TRUSTS).optional() }).optional(),
+    // how long an idle proxy connection stays open (longer than the proxy's own idle timeout)
+    'keep-alive-timeout': f.duration(1000).optional(),
     // the proxy's verified client certificate details (XFCC): the peer's principal
     'client-cert-header': f.headerName.optional(),
   }).optional(),
@@ -146,7 +162,7 @@ const authz = z.strictObject({
       exempt: cidrList.optional(),
     })
     .optional(),
-  log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
+  log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional(), format: f.oneOf(LOG_FORMATS).optional() }).optional(),
   tracing: tracingSection.optional(),
   audit: auditSection.optional(),
 });
@@ -193,6 +209,7 @@ const oidcClient = z.object({
   'client-id': f.text.optional(),
   'client-secret': f.text.optional(),
   scopes: f.textList.optional(),
+  token: z.object({ 'auth-method': f.clientAuthMethod.optional() }).optional(),
   openid: z
     .object({
       issuer: f.httpUrl.optional(),

@@ -129,7 +129,27 @@ export interface OidcProviderConfig {
   /** undefined = on when the provider advertises end_session_endpoint. */
   readonly endSessionEnabled?: boolean;
   readonly prompt?: string;
+  /**
+   * `…clients.<name>.token.auth-method`: how the client authenticates at the
+   * token endpoint; undefined = chosen from the IdP's
+   * `token_endpoint_auth_methods_supported` (src/oidc/client-auth.ts).
+   */
+  readonly authMethod?: ClientAuthMethod;
+  /** `authz.oidc.clients.<name>.private-key-file`: the private_key_jwt key (PEM or JWK), absolute path. */
+  readonly privateKeyFile?: string;
+  /** `authz.oidc.clients.<name>.private-key-id`: the `kid` of the client assertion's header. */
+  readonly privateKeyId?: string;
+  /** `authz.oidc.clients.<name>.userinfo` (default auto): when the userinfo endpoint is asked (src/oidc/userinfo-claims.ts). */
+  readonly userinfo: UserinfoMode;
 }
+
+/** Token-endpoint client authentication (OIDC Core §9, RFC 7523); tls_client_auth is not supported. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** auto: ask userinfo when the ID token lacks a claim the config reads; always; never. */
+export const USERINFO_MODES = ['auto', 'always', 'never'] as const;
+export type UserinfoMode = (typeof USERINFO_MODES)[number];
 
 export interface HostPort {
   readonly host: string;
@@ -262,6 +282,8 @@ export interface Config {
   readonly http: {
     readonly extAuthzPrefix: string;
     readonly forwardAuthTrust: ForwardAuthTrust;
+    /** `authz.http.keep-alive-timeout` (default 75 s): an idle connection to the door is closed after this long. */
+    readonly keepAliveTimeoutMs: number;
     /** `authz.http.client-cert-header`: the proxy-set XFCC header the peer's principal is read from; undefined = none. */
     readonly clientCertHeader?: string;
   };
@@ -292,7 +314,11 @@ export interface Config {
   readonly headers: IdentityHeaderNames;
   /** Max verified tokens cached (default 10 000). */
   readonly tokenCacheSize: number;
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** `auto` = pretty lines when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it. */
+    readonly format: 'auto' | 'json' | 'pretty';
+  };
   readonly tracing: TracingConfig;
   readonly audit: AuditConfig;
   /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */

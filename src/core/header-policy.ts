@@ -19,13 +19,21 @@ export interface HeaderPolicy {
   readonly ownCookiePrefixes: readonly string[];
 }
 
+/**
+ * The signed identity token's default header (SPEC.md): removed from every
+ * allowed request whatever the config says, so a client-sent token of that
+ * name never reaches an upstream that verifies it — also while the token is
+ * off, or sent under another name.
+ */
+export const SIGNED_IDENTITY_HEADER = 'x-kestra-identity';
+
 export function compileHeaderPolicy(config: Config): HeaderPolicy {
   const names = config.headers;
-  const identityHeaders = [names.user, names.email, names.groups, names.tenant];
+  const identityHeaders = [names.user, names.email, names.groups, names.tenant, SIGNED_IDENTITY_HEADER];
   if (names.identity) identityHeaders.push(names.identity);
   const cookie = config.cookie.name;
   return Object.freeze({
-    identityHeaders: Object.freeze(identityHeaders.map((h) => h.toLowerCase())),
+    identityHeaders: Object.freeze([...new Set(identityHeaders.map((h) => h.toLowerCase()))]),
     names,
     ownCookies: new Set([cookie, `${cookie}_REFRESH_TOKEN`]),
     ownCookiePrefixes: Object.freeze([`${cookie}_`, 'OAUTH2_STATE']),

@@ -17,6 +17,8 @@ export interface Identity {
   readonly tenant?: string;
   /** Local users created with `--admin` hold the built-in admin role. */
   readonly admin?: boolean;
+  /** Session identities: the claims that came from the IdP's userinfo response rather than the ID token. */
+  readonly userinfoClaims?: readonly string[];
   /** Expiry of the credential (epoch seconds), when it has one. */
   readonly expiresAt?: number;
 }

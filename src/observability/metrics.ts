@@ -99,6 +99,17 @@ export const oidcRefreshTotal = new client.Counter({
   registers: [registry],
 });
 
+/**
+ * Connections accepted on the HTTP door. A proxy that keeps its connections
+ * alive (docs/recipes/keep-alive.md) adds a handful per worker; one that
+ * opens a connection per check makes this follow the request rate.
+ */
+export const httpConnectionsTotal = new client.Counter({
+  name: `${P}http_connections_total`,
+  help: 'Connections accepted on the HTTP door (a proxy that reuses its connections adds few; one per check means no keep-alive).',
+  registers: [registry],
+});
+
 export const basicAuthLockoutsTotal = new client.Counter({
   name: `${P}basic_auth_lockouts_total`,
   help: 'Basic-auth lockouts started after too many failed attempts.',

@@ -96,6 +96,7 @@ export async function finishLogin(ctx: FlowContext, req: AuthRequest, providerNa
       provider: provider.name,
       issuer: client.serverMetadata().issuer,
       expiresAt: nowSeconds + ctx.config.cookie.maxAgeSeconds,
+      userinfo: { provider: provider.name, client, mode: provider.settings.userinfo },
     });
     oidcLoginDuration.observe({ provider: provider.name }, Number(process.hrtime.bigint() - started) / 1e9);
     oidcLoginsTotal.inc({ provider: provider.name, result: 'success' });

@@ -10,9 +10,12 @@
  * that leaves a provider unchanged keeps its discovered metadata and JWKS.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import * as oidc from 'openid-client';
 import type { Config, OidcProviderConfig } from '../config/types.js';
+import { chooseAuthMethod, clientAuthFor } from './client-auth.js';
+import { ClientKeyError } from './client-key.js';
 import { IdpUnavailableError } from './oidc-errors.js';
 
 export interface OidcProvider {
@@ -78,13 +81,20 @@ class Discovery {
 
   async #discover(): Promise<oidc.Configuration> {
     const settings = this.#settings;
-    const auth = settings.clientSecret ? oidc.ClientSecretBasic(settings.clientSecret) : oidc.None();
-    const execute = this.#insecure && settings.issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [];
+    const insecure = this.#insecure && settings.issuer.startsWith('http:');
+    const timeout = this.#options.timeoutSeconds ?? 5;
     try {
-      const client = await oidc.discovery(new URL(settings.issuer), settings.clientId, undefined, auth, {
-        execute,
-        timeout: this.#options.timeoutSeconds ?? 5,
+      const discovered = await oidc.discovery(new URL(settings.issuer), settings.clientId, undefined, oidc.None(), {
+        execute: insecure ? [oidc.allowInsecureRequests] : [],
+        timeout,
       });
+      // The token-endpoint authentication depends on what the IdP advertises (client-auth.ts).
+      const metadata = discovered.serverMetadata();
+      const method = chooseAuthMethod(settings, metadata.token_endpoint_auth_methods_supported);
+      const client = new oidc.Configuration(metadata, settings.clientId, undefined, await clientAuthFor(settings, method));
+      client.timeout = timeout;
+      if (insecure) oidc.allowInsecureRequests(client);
+      this.#options.logger?.info({ provider: settings.name, authMethod: method }, 'OIDC provider discovered');
       this.#client = client;
       this.#failures = 0;
       return client;
@@ -95,7 +105,10 @@ class Discovery {
       this.#retryAt = (this.#options.now ?? Date.now)() + delay;
       const code = (err as { code?: unknown }).code;
       this.#options.logger?.warn(
-        { provider: settings.name, issuer: settings.issuer, error: typeof code === 'string' ? code : (err as Error).name },
+        {
+          provider: settings.name, issuer: settings.issuer, error: typeof code === 'string' ? code : (err as Error).name,
+          ...(err instanceof ClientKeyError ? { problem: err.message } : {}),
+        },
         'OIDC discovery failed; logins at this provider answer 503 until it succeeds',
       );
       throw new IdpUnavailableError(settings.name, 'discovery failed', err);
@@ -105,7 +118,16 @@ class Discovery {
 
 function settingsKey(settings: OidcProviderConfig, insecure: boolean): string {
   const secret = settings.clientSecret ? createHash('sha256').update(settings.clientSecret).digest('base64url') : '';
-  return JSON.stringify([settings.name, settings.issuer, settings.clientId, secret, insecure]);
+  // A key file rewritten in place (rotation) and a reload: rediscover, so the new key is read.
+  let key = '';
+  if (settings.privateKeyFile !== undefined) {
+    try {
+      key = createHash('sha256').update(readFileSync(settings.privateKeyFile)).digest('base64url');
+    } catch {
+      key = 'unreadable';
+    }
+  }
+  return JSON.stringify([settings.name, settings.issuer, settings.clientId, secret, insecure, settings.authMethod ?? '', settings.privateKeyFile ?? '', settings.privateKeyId ?? '', key]);
 }
 
 export function createOidcProviderCache(options: OidcProviderCacheOptions = {}): OidcProviderCache {

@@ -3,7 +3,8 @@
  * and the Set-Cookie lines that carry it.
  *
  * Identity comes from the ID token's claims (already checked by
- * openid-client: signature, iss, aud, exp, nonce). When they hold no groups
+ * openid-client: signature, iss, aud, exp, nonce), completed by the
+ * userinfo response when configured (userinfo-claims.ts). When they hold no groups
  * at the groups-claim-path and the access token is a JWT from the same
  * issuer, its claims are used for groups — Keycloak puts
  * `resource_access.<client>.roles` there by default. That token came straight
@@ -17,6 +18,7 @@ import type { SessionRecord } from '../authn/session-cookie.js';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { HeaderPair } from '../core/decision.js';
 import type { FlowContext } from './flow-context.js';
+import { withUserinfo, type UserinfoSource } from './userinfo-claims.js';
 
 export type Tokens = TokenEndpointResponse & TokenEndpointResponseHelpers;
 
@@ -45,13 +47,23 @@ export interface SessionBasis {
   /** On refresh: the refresh token in use (kept when the IdP did not rotate it). */
   readonly previousRefreshToken?: string;
   readonly previousIdToken?: string;
+  /** Where and when to ask userinfo (userinfo-claims.ts); absent = never. */
+  readonly userinfo?: UserinfoSource;
 }
 
 export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: Tokens, basis: SessionBasis): Promise<SessionIssue> {
   const nowSeconds = Math.floor(ctx.now() / 1000);
-  const claims = tokens.claims() as Record<string, unknown> | undefined;
-  let identityPart: Pick<SessionRecord, 'subject' | 'name' | 'email' | 'groups'>;
+  let claims = tokens.claims() as Record<string, unknown> | undefined;
+  let identityPart: Pick<SessionRecord, 'subject' | 'name' | 'email' | 'groups' | 'userinfoClaims'>;
   if (claims) {
+    let fromUserinfo: readonly string[] = [];
+    if (basis.userinfo && typeof claims.sub === 'string') {
+      const wanted = { groupsClaimPath: ctx.config.oidc.groupsClaimPath, userClaims: ctx.config.userClaims };
+      const merged = await withUserinfo(claims, tokens.access_token, basis.userinfo, wanted, ctx.logger);
+      if (merged.kind === 'subject_mismatch') throw new UnusableIdTokenError('the userinfo response names another subject than the ID token');
+      claims = merged.claims;
+      fromUserinfo = merged.fromUserinfo;
+    }
     const identity = identityFromClaims(claims, {
       via: 'session',
       userClaims: ctx.config.userClaims,
@@ -64,10 +76,10 @@ export async function issueSession(ctx: FlowContext, req: AuthRequest, tokens: T
     if (basis.previous && basis.previous.subject !== identity.subject) throw new UnusableIdTokenError('the refreshed ID token names another subject');
     let groups = identity.groups;
     if (!groups.length) groups = groupsFromAccessToken(tokens.access_token, claims.iss, ctx.config.oidc.groupsClaimPath);
-    identityPart = { subject: identity.subject, name: identity.name, email: identity.email, groups };
+    identityPart = { subject: identity.subject, name: identity.name, email: identity.email, groups, ...(fromUserinfo.length ? { userinfoClaims: fromUserinfo } : {}) };
   } else if (basis.previous) {
-    const { subject, name, email, groups } = basis.previous;
-    identityPart = { subject, name, email, groups };
+    const { subject, name, email, groups, userinfoClaims } = basis.previous;
+    identityPart = { subject, name, email, groups, ...(userinfoClaims ? { userinfoClaims } : {}) };
   } else {
     throw new UnusableIdTokenError('no ID token in the token response');
   }

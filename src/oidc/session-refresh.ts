@@ -31,6 +31,7 @@ export async function refreshSession(ctx: FlowContext, req: AuthRequest, record:
       previous: record,
       previousRefreshToken: grant.refreshToken,
       previousIdToken: grant.idToken,
+      userinfo: { provider: provider.name, client, mode: provider.settings.userinfo },
     });
     outcome = { kind: 'ok', issue };
   } catch (err) {

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES } from '../core/auth-request.js';
 import { compileHeaderPolicy } from '../core/header-policy.js';
 import type { Config } from '../config/types.js';
+import { httpConnectionsTotal } from '../observability/metrics.js';
 import { BodyReadError, readBoundedBody } from './http-body.js';
 import { forwardedPolicy, type ForwardedPolicy } from './forwarded-headers.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
@@ -55,6 +56,8 @@ interface DoorSettings {
   readonly extAuthzPrefix: string;
   readonly forwarded: ForwardedPolicy;
   readonly identityHeaders: readonly string[];
+  /** `authz.http.keep-alive-timeout`. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 const HAS_BODY_METHODS = new Set(['POST', 'PUT']);
@@ -75,15 +78,18 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
         extAuthzPrefix: fixedPrefix ?? checkExtAuthzPrefix(config.http.extAuthzPrefix),
         forwarded: forwardedPolicy(config.http.forwardAuthTrust, config.http.clientCertHeader),
         identityHeaders: compileHeaderPolicy(config).identityHeaders,
+        keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       };
       settingsByConfig.set(config, settings);
     }
     return settings;
   };
-  settingsFor(runtime.engine.config); // a bad prefix fails at start, not on the first request
+  const initial = settingsFor(runtime.engine.config); // a bad prefix fails at start, not on the first request
 
   const handle = async (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string }): Promise<void> => {
     const settings = settingsFor(runtime.engine.config);
+    // A reloaded keep-alive timeout applies from the next idle period of each connection.
+    if (server.keepAliveTimeout !== settings.keepAliveTimeoutMs) server.keepAliveTimeout = settings.keepAliveTimeoutMs;
     const question = questionFrom(req, settings.extAuthzPrefix, settings.forwarded);
     if ('refused' in question) {
       countDoorRefusal('http', 'bad_request');
@@ -123,8 +129,8 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
   const server: Server = createServer({
     requestTimeout: 30_000,
     headersTimeout: 15_000,
-    // Longer than the proxies' upstream idle timeouts (nginx 60 s), so they close first.
-    keepAliveTimeout: 75_000,
+    // `authz.http.keep-alive-timeout` (75 s): longer than the recipes' 60 s proxy idle timeouts, so the proxy closes first.
+    keepAliveTimeout: initial.keepAliveTimeoutMs,
   }, (req, res) => {
     const ctx = { requestId: '' };
     handle(req, res, ctx).catch((err: unknown) => {
@@ -137,6 +143,7 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
       writeDoorError(res, 'internal_error', 'internal error; request refused', ctx.requestId);
     });
   });
+  server.on('connection', () => httpConnectionsTotal.inc());
   // Malformed HTTP from a client: a bare 400 (431 for oversized headers) echoing nothing, then close.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) {

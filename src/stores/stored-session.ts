@@ -55,7 +55,7 @@ export async function sealStoredSession(key: Uint8Array, id: string, session: St
   const r = session.record;
   const doc = {
     id,
-    r: { sid: r.sid, p: r.provider, sub: r.subject, nm: r.name, em: r.email, oi: r.issuer, g: r.groups, exp: r.expiresAt, rat: r.refreshAt, cs: r.credential },
+    r: { sid: r.sid, p: r.provider, sub: r.subject, nm: r.name, em: r.email, oi: r.issuer, g: r.groups, exp: r.expiresAt, rat: r.refreshAt, cs: r.credential, ui: r.userinfoClaims },
     rt: session.refreshToken,
     it: session.idToken,
     is: session.idpSid,
@@ -107,6 +107,7 @@ function recordOf(r: Record<string, unknown>): SessionRecord | undefined {
     expiresAt: exp,
     refreshAt: rat as number | undefined,
     ...(optionalString(r.cs) !== undefined ? { credential: r.cs as string } : {}),
+    ...(Array.isArray(r.ui) && r.ui.length && r.ui.every((c) => typeof c === 'string') ? { userinfoClaims: Object.freeze([...(r.ui as string[])]) } : {}),
   };
 }
 

@@ -18,7 +18,7 @@ import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
 import { createUsersWithCli } from '../helpers/cli-users.js';
 import { headerOf } from '../helpers/grpc-client.js';
 import { startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
-import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, nginxAuthRequestServer, proxySkipReason, startCaddy, startNginx, type RunningProxy } from '../helpers/proxies.js';
+import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, nginxAuthRequest, proxySkipReason, startCaddy, startNginx, type RunningProxy } from '../helpers/proxies.js';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer.js';
 import { echoedHeader, startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 import { expectAllowed } from './attack-kit.js';
@@ -130,7 +130,7 @@ describe('our session cookie under a spaced name (real service)', () => {
 
     before(async () => {
       upstream = await startUpstream();
-      nginx = await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${door.service.httpPort}`, upstream: upstream.url }) });
+      nginx = await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${door.service.httpPort}`, upstream: upstream.url }));
     });
 
     after(async () => {

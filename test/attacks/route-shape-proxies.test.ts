@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, nginxAuthRequestServer, proxySkipReason, startCaddy, startNginx, type ProxyName, type RunningProxy } from '../helpers/proxies.js';
+import { caddyForwardAuthSite, KESTRA_IDENTITY_HEADERS, nginxAuthRequest, proxySkipReason, startCaddy, startNginx, type ProxyName, type RunningProxy } from '../helpers/proxies.js';
 import { startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 import { startHttpFixture, type HttpFixture } from '../http/service-fixture.js';
 
@@ -29,7 +29,7 @@ for (const name of ['nginx', 'caddy'] as const satisfies readonly ProxyName[]) {
       fx = await startHttpFixture();
       upstream = await startUpstream();
       proxy = name === 'nginx'
-        ? await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url }) })
+        ? await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url }))
         : await startCaddy({ site: caddyForwardAuthSite({ authz: `127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url, stripHeaders: KESTRA_IDENTITY_HEADERS }) });
       viewer = { authorization: `Bearer ${await fx.issuer.mint({ sub: 'u-viewer', preferred_username: 'viewer', aud: 'kestra' })}` };
       dev = { authorization: `Bearer ${await fx.devToken()}` };

@@ -68,7 +68,7 @@ function keyPathsOf(node: unknown, path = '', out: string[] = []): string[] {
   } else if (isPlainMap(node)) {
     for (const [key, child] of Object.entries(node)) {
       // A dotted key (`micronaut.security.oauth2:`) is one key to the loader, not a path: quoted, it matches nothing.
-      const segment = path === 'micronaut.security.oauth2.clients' ? '<name>' : key.includes('.') ? `"${key}"` : kebabKey(key);
+      const segment = path === 'micronaut.security.oauth2.clients' || path === 'authz.oidc.clients' ? '<name>' : key.includes('.') ? `"${key}"` : kebabKey(key);
       const full = path ? `${path}.${segment}` : segment;
       out.push(full);
       if (byPath.get(full)?.kind !== 'value') keyPathsOf(child, full, out);
@@ -190,8 +190,8 @@ describe('configuration reference', () => {
       pages.add(file);
     }
     assert.ok(checked >= 8, `only ${checked} config snippets found in README.md and docs/`);
-    // The front page's common case and every IdP page carry a config that must keep loading.
-    for (const page of ['README.md', 'docs/idps/keycloak.md', 'docs/idps/authentik.md', 'docs/idps/okta.md', 'docs/idps/google.md', 'docs/idps/dex.md']) {
+    // The front page's common case, the getting-started walkthrough and every IdP page carry a config that must keep loading.
+    for (const page of ['README.md', 'docs/getting-started.md', 'docs/idps/keycloak.md', 'docs/idps/authentik.md', 'docs/idps/okta.md', 'docs/idps/google.md', 'docs/idps/dex.md']) {
       assert.ok(pages.has(page), `no config snippet checked in ${page}`);
     }
   });

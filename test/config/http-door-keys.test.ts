@@ -27,3 +27,13 @@ test('authz.http.forward-auth.trust: default auto, one of the proxy kinds, camel
     return true;
   });
 });
+
+test('authz.http.keep-alive-timeout: default 75 s (above the recipes\' 60 s proxy idle timeouts), a duration of at least 1 s', () => {
+  assert.equal(parseConfig(base, 't.yaml').http.keepAliveTimeoutMs, 75_000);
+  assert.equal(parseConfig(`${base}authz:\n  http: { keep-alive-timeout: 100s }\n`, 't.yaml').http.keepAliveTimeoutMs, 100_000);
+  assert.throws(() => parseConfig(`${base}authz:\n  http:\n    keep-alive-timeout: 10ms\n`, 't.yaml'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /t\.yaml:4: authz\.http\.keep-alive-timeout: must be at least 1000 ms/);
+    return true;
+  });
+});

@@ -51,6 +51,10 @@ describe('SPEC.md example config', () => {
         scopes: ['openid', 'profile', 'email', 'roles'],
         endSessionEnabled: undefined,
         prompt: undefined,
+        authMethod: undefined,
+        privateKeyFile: undefined,
+        privateKeyId: undefined,
+        userinfo: 'auto',
       },
     ]);
     assert.deepEqual(config.logout, { getAllowed: true });
@@ -124,7 +128,7 @@ describe('SPEC.md example config', () => {
       tenant: 'x-kestra-tenant',
     });
     assert.equal(config.tokenCacheSize, 10_000);
-    assert.deepEqual(config.log, { level: 'info' });
+    assert.deepEqual(config.log, { level: 'info', format: 'auto' });
   });
 
   test('the result is deeply frozen', async () => {

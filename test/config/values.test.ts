@@ -83,6 +83,10 @@ describe('config values', () => {
         scopes: ['openid', 'email', 'profile'],
         endSessionEnabled: true,
         prompt: 'login consent',
+        authMethod: undefined,
+        privateKeyFile: undefined,
+        privateKeyId: undefined,
+        userinfo: 'auto',
       },
     ]);
   });

@@ -22,10 +22,10 @@ test('our cookies never reach the upstream; others are kept in order', () => {
 test('identity headers: set from the identity, absent ones removed, CR/LF stripped, sorted', () => {
   const { set, remove } = upstreamHeadersFor(policy, { via: 'basic', subject: 'bob', name: 'bob\r\nx-evil: 1', groups: ['a', 'b'] }, 'main', 'JWT=1; k=v');
   assert.deepEqual(set, [['cookie', 'k=v'], ['x-kestra-groups', 'a,b'], ['x-kestra-tenant', 'main'], ['x-kestra-user', 'bobx-evil: 1']]);
-  assert.deepEqual(remove, ['x-kestra-email']);
+  assert.deepEqual(remove, ['x-kestra-email', 'x-kestra-identity'], 'a client-sent signed identity header is always removed');
   const anon = upstreamHeadersFor(policy, undefined, undefined, undefined);
   assert.deepEqual(anon.set, []);
-  assert.deepEqual(anon.remove, ['x-kestra-email', 'x-kestra-groups', 'x-kestra-tenant', 'x-kestra-user']);
+  assert.deepEqual(anon.remove, ['x-kestra-email', 'x-kestra-groups', 'x-kestra-identity', 'x-kestra-tenant', 'x-kestra-user']);
 });
 
 const isOurs = (name: string) => name === 'JWT' || name.startsWith('JWT_') || name.startsWith('OAUTH2_STATE');

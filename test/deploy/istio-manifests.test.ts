@@ -16,6 +16,7 @@ import { parse, stringify } from 'yaml';
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
+import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import { compileHeaderPolicy } from '../../src/core/header-policy.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -31,6 +32,7 @@ const ISTIO_FILES = [
   'deploy/istio/meshconfig-extension-providers.yaml',
   'deploy/istio/authorization-policy.yaml',
   'deploy/istio/authz-service-policy.yaml',
+  'deploy/istio/destination-rule.yaml',
 ] as const;
 
 const istio: Manifest[] = loadManifests(ISTIO_FILES);
@@ -38,6 +40,7 @@ const operator = only(istio, 'IstioOperator');
 const customPolicy = only(istio, 'AuthorizationPolicy', 'kestra-ext-authz');
 const callersPolicy = only(istio, 'AuthorizationPolicy', 'kestra-authz-callers');
 const peerAuth = only(istio, 'PeerAuthentication', 'kestra-authz');
+const destinationRule = only(istio, 'DestinationRule', 'kestra-authz');
 const helmValues = loadDocuments('deploy/istio/meshconfig-values.yaml');
 
 const providers: ExtensionProvider[] = operator.spec.meshConfig.extensionProviders;
@@ -72,6 +75,9 @@ describe('deploy/istio objects pass the @kubernetes-models/istio schemas', () =>
           return;
         case 'PeerAuthentication':
           assert.deepEqual(validateStrict(new PeerAuthentication(m as any)), [], 'fields unknown to the schema');
+          return;
+        case 'DestinationRule':
+          assert.deepEqual(validateStrict(new DestinationRule(m as any)), [], 'fields unknown to the schema');
           return;
         default:
           assert.fail(`unexpected kind ${m.kind} in deploy/istio`);
@@ -144,6 +150,21 @@ describe('Istio, deploy/k8s and the service config agree', () => {
     assert.equal(httpProvider.port, http.port);
     assert.equal(http.targetPort, config.listen.http.port);
     assert.equal(httpProvider.pathPrefix, config.http.extAuthzPrefix);
+  });
+
+  test('the DestinationRule keeps connections to both doors alive, idle-closed before the door closes them', () => {
+    assert.equal(destinationRule.spec.host, fqdn);
+    assert.equal(destinationRule.metadata.namespace, service.metadata.namespace);
+    const seconds = (d: string) => { assert.match(d, /^\d+s$/); return Number(d.slice(0, -1)); };
+    const levels = [destinationRule.spec.trafficPolicy.connectionPool, ...destinationRule.spec.trafficPolicy.portLevelSettings.map((p: any) => p.connectionPool)];
+    for (const pool of levels) {
+      assert.ok(seconds(pool.http.idleTimeout) * 1000 < config.http.keepAliveTimeoutMs, `idleTimeout ${pool.http.idleTimeout} < the door's keep-alive`);
+      assert.equal(pool.http.maxRequestsPerConnection, 0, 'no per-connection request cap: reuse until idle');
+    }
+    const portSettings = (port: number) => destinationRule.spec.trafficPolicy.portLevelSettings.find((p: any) => p.port.number === port);
+    assert.ok(portSettings(servicePort('grpc').port), 'the gRPC door\'s port has its settings');
+    assert.equal(portSettings(servicePort('http').port)?.connectionPool.http.h2UpgradePolicy, 'DO_NOT_UPGRADE', 'the HTTP door speaks HTTP/1.1 only');
+    assert.equal(destinationRule.spec.trafficPolicy.tls, undefined, 'automatic mTLS stays in charge');
   });
 
   test('every identity header the service sets goes upstream on allow; so does the cleaned Cookie', () => {

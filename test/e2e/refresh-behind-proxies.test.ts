@@ -32,7 +32,7 @@ import { metricValue } from '../helpers/metric-value.js';
 import { startOidcIdp, type OidcIdp } from '../helpers/oidc-idp.js';
 import { PROFILE_SCOPES, TEST_CLIENT, oidcServiceYaml } from '../helpers/oidc-service-config.js';
 import {
-  CADDY_RECIPE_STRIP, caddyForwardAuthSite, freePort, nginxAuthRequestServer, proxySkipReason, startCaddy, startNginx,
+  CADDY_RECIPE_STRIP, caddyForwardAuthSite, freePort, nginxAuthRequest, proxySkipReason, startCaddy, startNginx,
   type ProxyName, type RunningProxy,
 } from '../helpers/proxies.js';
 import { startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
@@ -76,7 +76,7 @@ for (const proxyName of ['caddy', 'nginx'] as const satisfies readonly ProxyName
       const httpPort = await freePort();
       proxy = proxyName === 'caddy'
         ? await startCaddy({ site: caddyForwardAuthSite({ authz: `127.0.0.1:${httpPort}`, upstream: upstream.url, stripHeaders: CADDY_RECIPE_STRIP }) })
-        : await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${httpPort}`, upstream: upstream.url }) });
+        : await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${httpPort}`, upstream: upstream.url }));
       app = `http://localhost:${proxy.port}`;
       idp = await startOidcIdp({
         name: `oprp${proxyName}`,

@@ -14,6 +14,7 @@
  * cookies, so each IdP names its cookies after its own `name`.
  */
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +27,18 @@ export type IdpUserClaims = Readonly<Record<string, unknown>>;
 
 export interface IdpClient {
   readonly client_id: string;
-  readonly client_secret: string;
+  /** Absent for a public client (`token_endpoint_auth_method: none`) and private_key_jwt. */
+  readonly client_secret?: string;
   readonly redirect_uris: readonly string[];
   readonly post_logout_redirect_uris?: readonly string[];
-  /** Default client_secret_basic (what openid-client uses with a secret). */
+  /**
+   * The registered method (default client_secret_basic). oidc-provider 9
+   * accepts any method the client's credentials allow; `counts.authMethods`
+   * tells which one each token request used.
+   */
   readonly token_endpoint_auth_method?: string;
+  /** The client's public keys, for private_key_jwt. */
+  readonly jwks?: { readonly keys: readonly JWK[] };
   /**
    * With `backchannel_logout_session_required: true` oidc-provider puts its
    * session id (`sid`) in the ID tokens of this client — what front- and
@@ -57,6 +65,15 @@ export interface OidcIdpOptions {
   readonly refresh?: boolean;
   /** Refresh tokens are one-time: every refresh returns a new one (default true). */
   readonly rotateRefreshTokens?: boolean;
+  /** `token_endpoint_auth_methods_supported` (default: oidc-provider's, every method). */
+  readonly clientAuthMethods?: readonly string[];
+  /**
+   * Scope claims (email, groups…) only from the userinfo endpoint, never in
+   * the ID token, as many IdPs do (default false: in both).
+   */
+  readonly claimsOnlyInUserinfo?: boolean;
+  /** Userinfo names another subject than the ID token (an IdP bug or attack; OIDC Core §5.3.2). */
+  readonly userinfoSubject?: (login: string) => string;
 }
 
 export interface IdpCounts {
@@ -67,6 +84,8 @@ export interface IdpCounts {
   readonly refreshFailed: number;
   /** Completed RP-initiated logouts. */
   readonly endSession: number;
+  /** How the client authenticated at each successful token request, in order (client_secret_post, …). */
+  readonly authMethods: readonly string[];
 }
 
 /** login → the IdP session id (`sid`) of that account's latest authorization-code grant. */
@@ -107,7 +126,8 @@ export interface OidcIdp {
 
 /** The slice of oidc-provider's API used here (the package ships no types). */
 interface GrantContext {
-  oidc?: { params?: Record<string, unknown>; entities?: { AuthorizationCode?: { accountId?: string; sid?: string } } };
+  headers?: Record<string, string | undefined>;
+  oidc?: { params?: Record<string, unknown>; body?: Record<string, unknown>; entities?: { AuthorizationCode?: { accountId?: string; sid?: string } } };
 }
 interface ProviderInstance {
   callback(): (req: unknown, res: unknown) => void;
@@ -128,12 +148,15 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
   const { default: Provider } = (await import(moduleName)) as { default: ProviderConstructor };
   const tag = options.name ?? 'op';
   const users = options.users ?? {};
-  const counts = { token: 0, refresh: 0, refreshFailed: 0, endSession: 0 };
+  const counts = { token: 0, refresh: 0, refreshFailed: 0, endSession: 0, authMethods: [] as string[] };
 
   let handler: ((req: unknown, res: unknown) => void) | undefined;
   const server: Server = createServer(
     { cert: readFileSync(`${TLS_DIR}cert.pem`), key: readFileSync(`${TLS_DIR}key.pem`) },
-    (req, res) => (handler ? handler(req, res) : res.writeHead(503).end()),
+    (req, res) => {
+      if (options.userinfoSubject && req.url?.startsWith('/me')) rewriteUserinfoSubject(res, options.userinfoSubject);
+      return handler ? handler(req, res) : res.writeHead(503).end();
+    },
   );
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -147,13 +170,17 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
       response_types: ['code'],
     })),
     async findAccount(_ctx: unknown, id: string) {
-      return { accountId: id, claims: async () => ({ sub: id, ...(users[id] ?? {}) }) };
+      return {
+        accountId: id,
+        claims: async () => ({ sub: id, ...(users[id] ?? {}) }),
+      };
     },
     jwks: { keys: [signingKey] },
     claims: STANDARD_CLAIMS,
     scopes: ['openid', 'offline_access', ...Object.keys(STANDARD_CLAIMS).filter((s) => s !== 'openid')],
-    // Scope claims in the ID token, as Keycloak and Dex do.
-    conformIdTokenClaims: false,
+    // Scope claims in the ID token, as Keycloak and Dex do (unless only in userinfo).
+    conformIdTokenClaims: options.claimsOnlyInUserinfo ?? false,
+    ...(options.clientAuthMethods ? { clientAuthMethods: [...options.clientAuthMethods] } : {}),
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
@@ -179,6 +206,7 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
   const countGrant = (failed: boolean) => (ctx: GrantContext) => {
     const grantType = ctx.oidc?.params?.grant_type;
     if (grantType === 'authorization_code') counts.token++;
+    if (!failed) counts.authMethods.push(clientAuthMethodOf(ctx));
     const code = ctx.oidc?.entities?.AuthorizationCode;
     if (!failed && grantType === 'authorization_code' && code?.accountId && code.sid) sessionIds.set(code.accountId, code.sid);
     if (grantType === 'refresh_token') {
@@ -206,6 +234,42 @@ export async function startOidcIdp(options: OidcIdpOptions): Promise<OidcIdp> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** oidc-provider always answers userinfo with the account's own `sub`: the test rewrites it on the way out. */
+function rewriteUserinfoSubject(res: ServerResponse, subject: (login: string) => string): void {
+  const end = res.end.bind(res) as (chunk?: unknown, ...rest: unknown[]) => ServerResponse;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if ((typeof chunk === 'string' || Buffer.isBuffer(chunk)) && !res.headersSent) {
+      try {
+        const body = JSON.parse(chunk.toString()) as { sub?: string };
+        if (typeof body.sub === 'string') {
+          const text = JSON.stringify({ ...body, sub: subject(body.sub) });
+          res.setHeader('content-length', Buffer.byteLength(text));
+          return end(text, ...rest);
+        }
+      } catch {
+        // not JSON: left alone
+      }
+    }
+    return end(chunk, ...rest);
+  }) as ServerResponse['end'];
+}
+
+/** Which token-endpoint auth method a request used, read off the request itself. */
+function clientAuthMethodOf(ctx: GrantContext): string {
+  if (/^basic /i.test(ctx.headers?.authorization ?? '')) return 'client_secret_basic';
+  const body = ctx.oidc?.body ?? {};
+  if (typeof body.client_assertion === 'string') {
+    let alg = '';
+    try {
+      alg = (JSON.parse(Buffer.from(body.client_assertion.split('.')[0]!, 'base64url').toString('utf8')) as { alg?: string }).alg ?? '';
+    } catch {
+      return 'unreadable client_assertion';
+    }
+    return alg.startsWith('HS') ? 'client_secret_jwt' : 'private_key_jwt';
+  }
+  return typeof body.client_secret === 'string' ? 'client_secret_post' : 'none';
 }
 
 const MAX_STEPS = 20;

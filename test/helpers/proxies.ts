@@ -130,11 +130,11 @@ async function launch(spec: Launch): Promise<RunningProxy> {
 }
 
 /** Starts on a fresh free port; retries twice if the port was taken between picking and binding. */
-async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: string) => Promise<Launch>): Promise<RunningProxy> {
+async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: string) => Promise<Launch>, fixedPort?: number): Promise<RunningProxy> {
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < (fixedPort === undefined ? 3 : 1); attempt++) {
     const dir = await mkdtemp(join(tmpdir(), `kauthz-${name}-`));
-    const port = await freePort();
+    const port = fixedPort ?? await freePort();
     try {
       return await launch(await prepare(port, dir));
     } catch (err) {
@@ -150,6 +150,8 @@ async function launchOnFreePort(name: ProxyName, prepare: (port: number, dir: st
 export interface CaddyOptions {
   /** Body of the one site block (directives), or a function of the chosen port. */
   readonly site: string | ((port: number) => string);
+  /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export async function startCaddy(options: CaddyOptions): Promise<RunningProxy> {
@@ -157,13 +159,14 @@ export async function startCaddy(options: CaddyOptions): Promise<RunningProxy> {
   return launchOnFreePort('caddy', async (port, dir) => {
     const site = typeof options.site === 'function' ? options.site(port) : options.site;
     // Any Host on this port (tests send their own Host headers), bound to loopback only.
-    const configText = `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${join(dir, 'data')}\n}\n\nhttp://:${port} {\n\tbind 127.0.0.1\n${indent(site)}\n}\n`;
+    const tls = options.tls ? `\ttls ${options.tls.cert} ${options.tls.key}\n` : '';
+    const configText = `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${join(dir, 'data')}\n}\n\n${options.tls ? 'https' : 'http'}://:${port} {\n\tbind 127.0.0.1\n${tls}${indent(site)}\n}\n`;
     const file = join(dir, 'Caddyfile');
     await writeFile(file, configText);
     // Keep Caddy's autosave/data out of the real home directory.
     const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') };
     return { name: 'caddy', command: CADDY_PATH, args: ['run', '--config', file, '--adapter', 'caddyfile'], env, dir, port, configText };
-  });
+  }).then((proxy) => (options.tls ? { ...proxy, url: proxy.url.replace(/^http:/, 'https:') } : proxy));
 }
 
 export interface CaddyForwardAuthOptions {
@@ -179,7 +182,7 @@ export interface CaddyForwardAuthOptions {
   readonly stripHeaders?: readonly string[];
 }
 
-export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant']);
+export const KESTRA_IDENTITY_HEADERS: readonly string[] = Object.freeze(['X-Kestra-User', 'X-Kestra-Email', 'X-Kestra-Groups', 'X-Kestra-Tenant', 'X-Kestra-Identity']);
 
 /**
  * The headers that describe the original request to the door's forward-auth
@@ -202,9 +205,20 @@ export function caddyForwardAuthSite(o: CaddyForwardAuthOptions): string {
   const strip = (o.stripHeaders ?? []).map((h) => `\trequest_header -${h}\n`).join('');
   const authz = o.authz.replace(/^http:\/\//, '');
   const upstream = o.upstream.replace(/^http:\/\//, '');
-  return `route {\n${strip}\t@authz path /login /login/* /oauth/* /logout\n\treverse_proxy @authz ${authz}\n`
-    + `\tforward_auth ${authz} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n\t}\n\treverse_proxy ${upstream}\n}`;
+  return `route {\n${strip}\t@authz path /login /login/* /oauth/* /logout\n\treverse_proxy @authz ${authz} {\n${CADDY_KEEPALIVE}\t}\n`
+    + `\tforward_auth ${authz} {\n\t\turi ${o.uri ?? '/forward-auth'}\n\t\tcopy_headers ${copy.join(' ')}\n${CADDY_KEEPALIVE}\t}\n`
+    + `\treverse_proxy ${upstream} {\n${CADDY_KEEPALIVE}\t}\n}`;
 }
+
+/**
+ * Persistent connections (docs/recipes/keep-alive.md): idle connections kept
+ * 60 s, shorter than the door's 75 s keep-alive, so Caddy always closes
+ * first; up to 32 idle per backend. `keepalive_idle_conns_per_host` is the
+ * one that matters: left unset Caddy 2.6 keeps Go's default of 2 idle per
+ * backend, so under more than two concurrent checks it opens (and drops) a
+ * connection for nearly every one (test/http/keep-alive-recipes.test.ts).
+ */
+export const CADDY_KEEPALIVE = '\t\ttransport http {\n\t\t\tkeepalive 60s\n\t\t\tkeepalive_idle_conns 64\n\t\t\tkeepalive_idle_conns_per_host 32\n\t\t}\n';
 
 // ---------------------------------------------------------------- nginx
 
@@ -213,6 +227,10 @@ export interface NginxOptions {
   readonly server: string | ((port: number) => string);
   /** Extra lines at `http {}` level (upstreams, maps). */
   readonly http?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Listen on this port (e.g. one already written into another server's config) instead of a fresh one. */
+  readonly port?: number;
 }
 
 export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
@@ -225,7 +243,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
     const configText = `${user}worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 64; }
+events { worker_connections 512; }
 http {
   access_log off;
   client_body_temp_path ${join(dir, 'client_body')};
@@ -235,7 +253,9 @@ http {
   scgi_temp_path ${join(dir, 'scgi')};
 ${indent(options.http ?? '')}
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${options.tls ? ' ssl' : ''};${options.tls ? `
+    ssl_certificate ${options.tls.cert};
+    ssl_certificate_key ${options.tls.key};` : ''}
 ${indent(indent(server))}
   }
 }
@@ -243,12 +263,13 @@ ${indent(indent(server))}
     const file = join(dir, 'nginx.conf');
     await writeFile(file, configText);
     return { name: 'nginx', command: NGINX_PATH, args: ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], dir, port, configText };
-  });
+  }, options.port).then((proxy) => (options.tls ? { ...proxy, url: proxy.url.replace(/^http:/, 'https:') } : proxy));
 }
 
 export interface NginxAuthRequestOptions {
-  /** Authz HTTP door, e.g. `http://127.0.0.1:8080`. */
+  /** Authz HTTP door, e.g. `http://127.0.0.1:8080` (the server of the `kestra_authz` upstream). */
   readonly authz: string;
+  /** The protected app, e.g. `http://127.0.0.1:9000` (the server of the `kestra` upstream). */
   readonly upstream: string;
   /** Identity headers passed from the auth answer to the upstream. */
   readonly identityHeaders?: readonly string[];
@@ -296,11 +317,15 @@ export function nginxAuthRequestServer(o: NginxAuthRequestOptions): string {
   ${passes}${o.withoutBlanking ? '' : `
   proxy_set_header Cookie $authz_cookie;`}
   ${addSetCookies}
-  proxy_pass ${o.upstream};
+  proxy_pass http://${NGINX_UPSTREAM};
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
 }
 location = /_authz {
   internal;
-  proxy_pass ${o.authz}/forward-auth;
+  proxy_pass http://${NGINX_AUTHZ_UPSTREAM}/forward-auth;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   proxy_pass_request_body off;
   proxy_set_header Content-Length "";
   proxy_set_header X-Original-URI $request_uri;
@@ -318,7 +343,9 @@ location @authz_401 {
   return 401 '{"error":"unauthorized","message":"authentication required"}';
 }
 location ~ ^/(oauth/|login|logout) {
-  proxy_pass ${o.authz};
+  proxy_pass http://${NGINX_AUTHZ_UPSTREAM};
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header X-Forwarded-Host $host;${o.withoutBlanking ? '' : `
   proxy_set_header X-Forwarded-For $remote_addr;
@@ -327,6 +354,34 @@ location ~ ^/(oauth/|login|logout) {
   proxy_set_header X-Original-URI "";
   proxy_set_header X-Original-Method "";`}
 }`;
+}
+
+/** The `upstream {}` names the nginx recipe proxies to (docs/recipes/nginx.md). */
+export const NGINX_AUTHZ_UPSTREAM = 'kestra_authz';
+export const NGINX_UPSTREAM = 'kestra';
+
+const hostPortOf = (url: string) => url.replace(/^http:\/\//, '').replace(/\/+$/, '');
+
+/**
+ * The recipe's `http {}`-level part: one `upstream {}` per backend, with a
+ * pool of idle connections (docs/recipes/keep-alive.md). nginx keeps at most
+ * 32 idle per worker and closes one after 60 s idle — before the door's 75 s
+ * keep-alive, so nginx never sends on a connection the door is closing.
+ * Without `keepalive` (and `proxy_http_version 1.1` + an empty `Connection`
+ * in each location) nginx opens a new HTTP/1.0 connection per subrequest.
+ */
+export function nginxAuthRequestUpstreams(o: Pick<NginxAuthRequestOptions, 'authz' | 'upstream'>): string {
+  const block = (name: string, url: string) => `upstream ${name} {
+  server ${hostPortOf(url)};
+  keepalive 32;
+  keepalive_timeout 60s;
+}`;
+  return `${block(NGINX_AUTHZ_UPSTREAM, o.authz)}\n${block(NGINX_UPSTREAM, o.upstream)}`;
+}
+
+/** The whole nginx recipe for startNginx(): upstreams and server body. */
+export function nginxAuthRequest(o: NginxAuthRequestOptions): NginxOptions {
+  return { http: nginxAuthRequestUpstreams(o), server: nginxAuthRequestServer(o) };
 }
 
 function indent(text: string): string {

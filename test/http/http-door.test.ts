@@ -45,7 +45,7 @@ describe('HTTP door, called directly', () => {
     assert.equal(res.headers.get('x-kestra-user'), 'dev');
     assert.equal(res.headers.get('x-kestra-groups'), 'kestra-devs');
     assert.equal(res.headers.get('x-kestra-tenant'), 'main');
-    assert.equal(res.headers.get('x-envoy-auth-headers-to-remove'), 'x-kestra-email');
+    assert.equal(res.headers.get('x-envoy-auth-headers-to-remove'), 'x-kestra-email,x-kestra-identity');
     assert.equal(res.headers.get('x-kestra-email'), null, 'Envoy mode removes via the list, no empty values');
     assert.equal(res.headers.get('x-request-id'), 'req-1');
     const seen = fx.seen.at(-1)!;
@@ -59,7 +59,7 @@ describe('HTTP door, called directly', () => {
     const res = await call('/ext_authz/healthz', { method: 'DELETE', headers: { 'x-kestra-user': 'admin' } });
     assert.equal(res.status, 200);
     assert.equal(fx.seen.at(-1)!.method, 'DELETE');
-    assert.deepEqual(res.headers.get('x-envoy-auth-headers-to-remove')?.split(','), ['x-kestra-email', 'x-kestra-groups', 'x-kestra-tenant', 'x-kestra-user']);
+    assert.deepEqual(res.headers.get('x-envoy-auth-headers-to-remove')?.split(','), ['x-kestra-email', 'x-kestra-groups', 'x-kestra-identity', 'x-kestra-tenant', 'x-kestra-user']);
     assert.equal(res.headers.get('x-kestra-user'), null);
   });
 

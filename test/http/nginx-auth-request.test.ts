@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nginxAuthRequestServer, proxySkipReason, startNginx, type RunningProxy } from '../helpers/proxies.js';
+import { nginxAuthRequest, proxySkipReason, startNginx, type RunningProxy } from '../helpers/proxies.js';
 import { echoedHeader, startUpstream, type EchoedRequest, type Upstream } from '../helpers/upstream.js';
 import { rawCall } from '../helpers/raw-http.js';
 import { IDP_AUTHORIZE, LOGIN_PATH, LOGIN_REQUIRED_PATH, startHttpFixture, type HttpFixture } from './service-fixture.js';
@@ -23,7 +23,7 @@ describe('nginx auth_request → HTTP door', { skip }, () => {
   before(async () => {
     fx = await startHttpFixture();
     upstream = await startUpstream();
-    nginx = await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url }) });
+    nginx = await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url }));
   });
 
   after(async () => {
@@ -115,7 +115,7 @@ describe('nginx auth_request: a client cannot re-describe the request (issue 13)
       const fx = await startHttpFixture(trust === 'default' ? {} : { trust });
       fixtures.set(trust, fx);
       for (const blanking of [true, false]) {
-        const nginx = await startNginx({ server: nginxAuthRequestServer({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url, withoutBlanking: !blanking }) });
+        const nginx = await startNginx(nginxAuthRequest({ authz: `http://127.0.0.1:${fx.service.httpPort}`, upstream: upstream.url, withoutBlanking: !blanking }));
         proxies.push({ name: `${blanking ? 'recipe' : 'old recipe (no blanking)'}, trust ${trust}`, nginx, fx, blanking });
       }
     }

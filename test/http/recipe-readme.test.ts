@@ -9,7 +9,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CADDY_RECIPE_STRIP, caddyForwardAuthSite, nginxAuthRequestServer } from '../helpers/proxies.js';
+import { CADDY_RECIPE_STRIP, caddyForwardAuthSite, nginxAuthRequestServer, nginxAuthRequestUpstreams } from '../helpers/proxies.js';
 import { fencedBlocks, readDoc } from '../helpers/doc-files.js';
 
 /** The first fenced block of a recipe page whose opening fence is `fence` (e.g. "```nginx"). */
@@ -35,5 +35,26 @@ describe('documented recipes = the tested recipes', () => {
     assert.ok(tested.length >= 20, 'the tested recipe reads and adds the numbered Set-Cookie headers');
     for (const line of tested) assert.ok(readme.includes(line), `docs/recipes/nginx.md block lacks: ${line}`);
     assert.ok(!readme.some((line) => line.includes('$upstream_http_set_cookie')), 'the one-cookie-only variable is gone');
+  });
+
+  test('nginx: the upstream pools and the keep-alive lines of every location are in the documented block', async () => {
+    const readme = await firstBlock('docs/recipes/nginx.md', '```nginx');
+    const upstreams = directives(nginxAuthRequestUpstreams({ authz: 'http://authz:8080', upstream: 'http://kestra:8080' }));
+    const documented = directives(readme);
+    const at = documented.indexOf(upstreams[0]!);
+    assert.ok(at >= 0, `docs/recipes/nginx.md block lacks: ${upstreams[0]}`);
+    assert.deepEqual(documented.slice(at, at + upstreams.length), upstreams, 'the documented upstream blocks are the tested ones');
+    // Each location that proxies speaks HTTP/1.1 without "Connection: close", in the docs as in the tests.
+    const locations = (text: string) => text.split(/(?:^|\n)\s*location /).slice(1).map((body) => directives(body));
+    const proxying = (text: string) => locations(text).filter((lines) => lines.some((l) => l.startsWith('proxy_pass ')));
+    const testedLocations = proxying(nginxAuthRequestServer({ authz: 'http://authz:8080', upstream: 'http://kestra:8080' }));
+    assert.equal(testedLocations.length, 3);
+    assert.equal(proxying(readme).length, 3);
+    for (const lines of [...testedLocations, ...proxying(readme)]) {
+      assert.ok(lines.includes('proxy_http_version 1.1;'), `a location lacks proxy_http_version 1.1: ${lines[0]}`);
+      assert.ok(lines.includes('proxy_set_header Connection "";'), `a location lacks the empty Connection header: ${lines[0]}`);
+    }
+    const passes = (lines: string[][]) => lines.map((l) => l.find((d) => d.startsWith('proxy_pass '))).sort();
+    assert.deepEqual(passes(proxying(readme)), passes(testedLocations), 'the same proxy_pass targets (the upstream names)');
   });
 });

@@ -65,6 +65,8 @@ function loginRedirect(req: AuthRequest): Decision {
 export interface HttpFixtureOptions {
   /** `authz.http.forward-auth.trust`; the default (`auto`) when unset. */
   readonly trust?: string;
+  /** `authz.http.keep-alive-timeout`; the default (75 s) when unset. */
+  readonly keepAliveTimeout?: string;
 }
 
 export async function startHttpFixture(options: HttpFixtureOptions = {}): Promise<HttpFixture> {
@@ -72,7 +74,11 @@ export async function startHttpFixture(options: HttpFixtureOptions = {}): Promis
   const issuer = await startTokenIssuer();
   await issuer.addKey('k1');
   const configPath = join(dir, 'config.yaml');
-  const http = options.trust === undefined ? undefined : { 'forward-auth': { trust: options.trust } };
+  const httpKeys = {
+    ...(options.trust === undefined ? {} : { 'forward-auth': { trust: options.trust } }),
+    ...(options.keepAliveTimeout === undefined ? {} : { 'keep-alive-timeout': options.keepAliveTimeout }),
+  };
+  const http = Object.keys(httpKeys).length === 0 ? undefined : httpKeys;
   await writeFile(configPath, bearerServiceYaml({ dir, issuer: issuer.issuer, http }));
   await createUsersWithCli(configPath,
     ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'kestra-devs'],

@@ -29,6 +29,8 @@ export interface Harness {
   readonly alpha: OidcIdp;
   readonly beta: OidcIdp;
   readonly config: Config;
+  /** The config as YAML text (for a config file, e.g. `explain --config`). */
+  readonly yaml: string;
   readonly engine: Engine;
   readonly flow: LoginFlow;
   readonly users: UsersStore;
@@ -91,6 +93,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     alpha,
     beta,
     config,
+    yaml,
     engine,
     flow,
     users: usersStore,

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { createSessionCookies, SessionTooLargeError, type SessionRecord } from '../../src/authn/session-cookie.js';
 import { deriveSessionKeys } from '../../src/authn/session-keys.js';
 import type { CookieScope } from '../../src/authn/session-set-cookie.js';
+import { openStoredSession, sealStoredSession } from '../../src/stores/stored-session.js';
 
 const keys = deriveSessionKeys({ session: new TextEncoder().encode('s'.repeat(40)), refresh: new TextEncoder().encode('r'.repeat(40)), ephemeral: false });
 const scope: CookieScope = { path: '/', domain: 'kestra.example.com', secure: true, sameSite: 'lax' };
@@ -39,6 +40,17 @@ describe('session cookie', () => {
     const read = await sessions.read(jar(lines), NOW);
     assert.equal(read.kind, 'ok');
     assert.deepEqual(read.kind === 'ok' && read.record, record(['devs']));
+  });
+
+  test('the claims taken from userinfo round-trip, in the cookie and in a stored (Redis) session', async () => {
+    const fromUserinfo: SessionRecord = { ...record(['devs']), userinfoClaims: ['groups', 'email'] };
+    const read = await sessions.read(jar(await sessions.write(fromUserinfo, scope, 3600, new Map())), NOW);
+    assert.deepEqual(read.kind === 'ok' && read.record, fromUserinfo);
+    const key = new Uint8Array(randomBytes(32));
+    const opened = await openStoredSession(key, 'id-1', await sealStoredSession(key, 'id-1', { record: fromUserinfo }));
+    assert.deepEqual(opened?.record, fromUserinfo);
+    const plain = await openStoredSession(key, 'id-2', await sealStoredSession(key, 'id-2', { record: record(['devs']) }));
+    assert.equal(plain !== undefined && 'userinfoClaims' in plain.record, false);
   });
 
   test('the IdP sid (front/back-channel logout) round-trips; absent stays absent', async () => {
