@@ -7,10 +7,10 @@
  *   source has a token? → size and shape → token cache → decode (untrusted)
  *   → pick the issuer by `iss` → header (alg allow-list, kid, crit, embedded
  *   keys) → key from the JwksCache → jws-verify.ts's verifyJwtSync: jose's
- *   jwtVerify checks, the signature by crypto.verify on the event loop, the
- *   claims by jose (signature, iss, aud, exp/nbf with skew, exp and sub
- *   required; jose's own jwtVerify only if a key has no KeyObject twin)
- *   → `iat` not in the future
+ *   jwtVerify checks in jose's order, the signature by crypto.verify on the
+ *   event loop (signature, iss, aud, exp/nbf with skew, exp and sub
+ *   required; proven equal to jose by a property test; jose's own jwtVerify
+ *   only if a key has no KeyObject twin) → `iat` not in the future
  *   beyond the skew → token type (token-type.ts: never a logout token, the
  *   issuer's `token-types`, ID tokens only if accepted) → Identity from the
  *   claims (`email` only when verified or the issuer is trusted for it).
