@@ -21,7 +21,8 @@ import { BodyReadError, readBoundedBody } from './http-body.js';
 import { forwardedPolicy, type ForwardedPolicy } from './forwarded-headers.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
 import { writeDecision, writeDoorError } from './http-response.js';
-import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
+import { countDoorRefusal, decideAtDoor, errorSummary, publishedKeys, type Runtime } from './runtime.js';
+import { isJwksRequest, writeJwks } from '../identity/jwks-endpoint.js';
 
 export const DEFAULT_EXT_AUTHZ_PREFIX = '/ext_authz';
 
@@ -83,6 +84,11 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
   settingsFor(runtime.engine.config); // a bad prefix fails at start, not on the first request
 
   const handle = async (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string }): Promise<void> => {
+    if (isJwksRequest(req)) {
+      // Served, not decided: the public keys of the identity token, for whoever verifies it.
+      writeJwks(req, res, publishedKeys(runtime));
+      return;
+    }
     const settings = settingsFor(runtime.engine.config);
     const question = questionFrom(req, settings.extAuthzPrefix, settings.forwarded);
     if ('refused' in question) {
