@@ -9,6 +9,7 @@
 import type { ConfigProblem } from '../core/errors.js';
 import { isPlainMap } from './kestra-keys.js';
 import { asBoolean } from './schema-fields.js';
+import { DEFAULTS } from './config-defaults.js';
 import type { ConfigPath, SourcePositions } from './source-positions.js';
 
 export const BUILT_IN_ADMIN_ROLE = 'admin';
@@ -135,8 +136,8 @@ function checkIdentityToken(authz: unknown, report: Report): void {
     report(['authz', 'identity-token', 'header'], `names another header than authz.headers.identity (${named}); set one of them`);
   }
   if (header !== undefined) {
-    for (const key of ['user', 'email', 'groups', 'tenant']) {
-      if (lower(at(authz, ['headers', key])) === header) report(['authz', 'identity-token', 'header'], `same header name as headers.${key}`);
+    for (const key of ['user', 'email', 'groups', 'tenant'] as const) {
+      if ((lower(at(authz, ['headers', key])) ?? DEFAULTS.headers[key]) === header) report(['authz', 'identity-token', 'header'], `same header name as headers.${key}`);
     }
   }
   if (asBoolean(child(token, 'enabled')) === true && typeof child(authz, 'external-url') !== 'string') {
