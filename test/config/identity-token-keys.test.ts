@@ -4,6 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runConfigCheck } from '../../src/cli/config-check-command.js';
 import { load, problemsOf, SECRET, where, yamlLines } from './config-problems.js';
 
 const head = [`kestra: { encryption: { secret-key: "${SECRET}" } }`, 'authz:'];
@@ -46,4 +51,26 @@ test('mistakes: no external-url, two names for the header, a clash with another 
     'authz.identity-token.algorithm', 'authz.identity-token.header', 'authz.identity-token.surprise', 'authz.identity-token.ttl',
   ]);
   assert.deepEqual(where(problemsOf(yamlLines(...head, '  rules:', '    - { match: { path: /x }, allow: public, identity-audience: "" }'))).map(([k]) => k), ['authz.rules[0].identity-audience']);
+});
+
+test('config check reads the key file: an unusable one fails the check, naming the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kauthz-identity-check-'));
+  try {
+    const configPath = join(dir, 'config.yaml');
+    await writeFile(configPath, yamlLines(...head, '  external-url: https://kestra.example.com', '  identity-token: { enabled: true, key-file: identity.pem }'));
+    const run = async () => {
+      const out: string[] = [];
+      const code = await runConfigCheck(['--config', configPath], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
+      return { code, text: out.join('\n') };
+    };
+    const missing = await run();
+    assert.equal(missing.code, 1);
+    assert.match(missing.text, /identity\.pem: cannot be read \(ENOENT\)/);
+    await writeFile(join(dir, 'identity.pem'), generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    const good = await run();
+    assert.equal(good.code, 0, good.text);
+    assert.doesNotMatch(good.text, /BEGIN/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
