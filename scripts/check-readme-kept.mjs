@@ -34,6 +34,8 @@ const REWRITTEN = [
   ['| `authz.rules[].shadow` |', 'generated reference: README "Shadow rules" → docs/rules.md'],
   ['| `authz.shadow` |', 'generated reference: README "Shadow rules" → docs/rules.md'],
   ['| `authz.audit.enabled` |', 'generated reference: link to the audit log page'],
+  // Logs are JSON or pretty lines since authz.log.format (issue 18).
+  ['| `authz.log.level` |', 'generated reference: "JSON on stdout" → "on stdout"'],
   // docs/mesh-identity.md replaces docs/mesh-identity-services.md (another branch): link text names the page, not the old file.
   ['([docs/mesh-identity-services.md](docs/mesh-identity-services.md))', 'link text: Mesh identity'],
   ['[docs/mesh-identity-services.md](docs/mesh-identity-services.md).', 'link text: Mesh identity'],

@@ -25,6 +25,7 @@ export const USAGE = `kestra-authz — Envoy external authorization for Kestra a
 
 Usage:
   kestra-authz serve [--config FILE] [--workers N]   (N processes on the same ports; default: the available cores)
+                     [--log-format auto|json|pretty]   (default authz.log.format, auto: pretty on a terminal)
   kestra-authz config check [--config FILE]
   kestra-authz config reference [--readme FILE]
   kestra-authz auths users create --username U --password P [--admin] [--tenant T] [--groups a,b] [--if-not-exists]

@@ -9,11 +9,15 @@
  * the same ports (server/group-primary.ts); `--workers 1` is one process,
  * exactly as before. Each worker runs this same command, told by its
  * environment (GROUP_WORKER_ENV) that it is one of a group.
+ *
+ * `--log-format json|pretty|auto` overrides `authz.log.format` (auto: pretty
+ * lines on a terminal, JSON otherwise; observability/log-format.ts).
  */
 import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { createLogger } from '../observability/logger.js';
+import { resolveLogFormat, takeLogFormatFlag } from '../observability/log-format.js';
 import { GROUP_WORKER_ENV, runGroupPrimary } from '../server/group-primary.js';
 import { connectWorkerLink } from '../server/worker-link.js';
 import { resolveConfigPath } from '../config/load-config.js';
@@ -30,19 +34,27 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     io.stderr(`serve: ${workersFlag}`);
     return 2;
   }
-  const { rest } = workersFlag;
+  const formatFlag = takeLogFormatFlag(workersFlag.rest);
+  if (typeof formatFlag === 'string') {
+    io.stderr(`serve: ${formatFlag}`);
+    return 2;
+  }
+  const { rest } = formatFlag;
   if (rest.length) {
     io.stderr(`serve: unexpected argument "${rest[0]}"`);
     return 2;
   }
   const configPath = resolveConfigPath(path, process.env);
   const config = await loadCliConfig(path);
+  // The flag wins over authz.log.format; workers get the same argv, hence the same choice.
+  const logFormat = resolveLogFormat(formatFlag.format ?? config.log.format, process.stdout.isTTY);
+  const newLogger = () => createLogger(config.log.level, undefined, logFormat);
   const group = cluster.isWorker && process.env[GROUP_WORKER_ENV] === '1' ? connectWorkerLink() : undefined;
   if (group === undefined) {
     let workers = workersFlag.workers ?? availableParallelism();
     if (workers > 1 && config.secrets.ephemeral) {
       // Each worker would draw its own random secret: a session cookie set by one would not open on another.
-      createLogger(config.log.level).warn({ workers }, 'serve: the session secret is ephemeral (not configured), so one worker serves; configure it to use several');
+      newLogger().warn({ workers }, 'serve: the session secret is ephemeral (not configured), so one worker serves; configure it to use several');
       workers = 1;
     }
     if (workers > 1 && config.identityToken.enabled && config.identityToken.keyFile === undefined) {
@@ -51,7 +63,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       workers = 1;
     }
     if (workers > 1) {
-      return runGroupPrimary({ workers, logger: createLogger(config.log.level), management: config.listen.management });
+      return runGroupPrimary({ workers, logger: newLogger(), management: config.listen.management });
     }
   }
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -63,7 +75,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   process.on('SIGHUP', hangup);
   let service: RunningService;
   try {
-    service = await startService(config, { version: pkg.version, group });
+    service = await startService(config, { version: pkg.version, group, logger: newLogger() });
   } catch (err) {
     process.off('SIGHUP', hangup);
     group?.close();

@@ -134,7 +134,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
     identityToken: buildIdentityToken(authz, ctx.baseDir),
-    log: { level: authz.log?.level ?? DEFAULTS.logLevel },
+    log: { level: authz.log?.level ?? DEFAULTS.logLevel, format: authz.log?.format ?? DEFAULTS.logFormat },
     tracing: buildTracing(authz),
     audit: buildAudit(authz, ctx.baseDir),
     warnings: ctx.warnings,

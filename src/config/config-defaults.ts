@@ -65,6 +65,7 @@ export const DEFAULTS = {
     ttlSeconds: 60,
   },
   logLevel: 'info',
+  logFormat: 'auto',
   tracing: {
     // OTLP/HTTP's standard port on the same host: a collector sidecar / DaemonSet agent.
     endpoint: 'http://127.0.0.1:4318/v1/traces',

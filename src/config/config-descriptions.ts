@@ -239,7 +239,11 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.source-lockout.monitoring-window': { text: 'Window in which they are counted.', default: duration(DEFAULTS.sourceLockout.windowSeconds) },
   'authz.source-lockout.lock-duration': { text: 'How long the address is blocked (`basic_source_locked_out`).', default: duration(DEFAULTS.sourceLockout.lockSeconds) },
   'authz.source-lockout.exempt': { text: 'Addresses never blocked per address (a trusted proxy, an office NAT); setting it replaces the default.', default: list(DEFAULTS.sourceLockout.exempt) },
-  'authz.log.level': { text: 'Log level (JSON on stdout); denials are logged at `info`, allows at `debug`.', default: DEFAULTS.logLevel },
+  'authz.log.level': { text: 'Log level (on stdout); denials are logged at `info`, allows at `debug`.', default: DEFAULTS.logLevel },
+  'authz.log.format': {
+    text: '`json` (one JSON object a line), `pretty` (`HH:MM:SS.mmm LEVEL message key=value…`, same redaction), or `auto`: pretty when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it; needs a restart to change (see [Operations](operations.md#logs)).',
+    default: DEFAULTS.logFormat,
+  },
   'authz.tracing.enabled': { text: 'One OpenTelemetry span per decision, exported over OTLP/HTTP.', default: 'false' },
   'authz.tracing.otlp.endpoint': {
     text: 'Full URL of the collector\'s traces endpoint.',

@@ -24,6 +24,8 @@ const cidrList = f.field((v) => {
   const bad = v.findIndex((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined);
   return bad === -1 ? { value: v as string[] } : { error: `entry ${bad} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` };
 }, 'list of IPs / CIDRs');
+import { LOG_FORMATS } from '../observability/log-format.js';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const role = z.strictObject({
@@ -160,7 +162,7 @@ const authz = z.strictObject({
       exempt: cidrList.optional(),
     })
     .optional(),
-  log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional() }).optional(),
+  log: z.strictObject({ level: f.oneOf(LOG_LEVELS).optional(), format: f.oneOf(LOG_FORMATS).optional() }).optional(),
   tracing: tracingSection.optional(),
   audit: auditSection.optional(),
 });

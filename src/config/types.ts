@@ -309,7 +309,11 @@ export interface Config {
   readonly tokenCacheSize: number;
   /** `authz.identity-token`: the signed identity token set on allowed requests (src/identity/). */
   readonly identityToken: IdentityTokenConfig;
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** `auto` = pretty lines when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it. */
+    readonly format: 'auto' | 'json' | 'pretty';
+  };
   readonly tracing: TracingConfig;
   readonly audit: AuditConfig;
   /** Non-fatal findings (ignored Kestra keys, ephemeral secret…), each printed once. */

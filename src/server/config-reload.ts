@@ -52,6 +52,8 @@ const RESTART_ONLY: readonly { readonly key: string; readonly of: (c: Config) =>
   { key: 'authz.tracing', of: (c) => c.tracing },
   // The writer (file, rotation, buffer) is opened once at start (audit/audit-log.ts).
   { key: 'authz.audit', of: (c) => c.audit },
+  // The log destination (JSON or pretty) is chosen once at start (observability/logger.ts).
+  { key: 'authz.log.format', of: (c) => c.log.format },
 ];
 
 /** Keys (names only, never values: a store URL can hold a password) whose change needs a restart. */

@@ -7,6 +7,7 @@ import { checkAuditOutput, createAuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/types.js';
 import { buildInfo, configLastReloadSuccess, configReloadsTotal } from '../observability/metrics.js';
 import { createLogger } from '../observability/logger.js';
+import { resolveLogFormat } from '../observability/log-format.js';
 import { createDecisionTracer } from '../observability/tracing.js';
 import { createEngineServices, buildServing, type EngineServices } from './build-engine.js';
 import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
@@ -39,7 +40,7 @@ export interface StartOptions {
 }
 
 export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger(config.log.level, undefined, resolveLogFormat(config.log.format, process.stdout.isTTY));
   for (const warning of config.warnings) logger.warn({ source: config.source }, warning);
   await checkAuditOutput(config.audit, config.source);
 

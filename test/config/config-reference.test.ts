@@ -190,8 +190,8 @@ describe('configuration reference', () => {
       pages.add(file);
     }
     assert.ok(checked >= 8, `only ${checked} config snippets found in README.md and docs/`);
-    // The front page's common case and every IdP page carry a config that must keep loading.
-    for (const page of ['README.md', 'docs/idps/keycloak.md', 'docs/idps/authentik.md', 'docs/idps/okta.md', 'docs/idps/google.md', 'docs/idps/dex.md']) {
+    // The front page's common case, the getting-started walkthrough and every IdP page carry a config that must keep loading.
+    for (const page of ['README.md', 'docs/getting-started.md', 'docs/idps/keycloak.md', 'docs/idps/authentik.md', 'docs/idps/okta.md', 'docs/idps/google.md', 'docs/idps/dex.md']) {
       assert.ok(pages.has(page), `no config snippet checked in ${page}`);
     }
   });

@@ -124,7 +124,7 @@ describe('SPEC.md example config', () => {
       tenant: 'x-kestra-tenant',
     });
     assert.equal(config.tokenCacheSize, 10_000);
-    assert.deepEqual(config.log, { level: 'info' });
+    assert.deepEqual(config.log, { level: 'info', format: 'auto' });
   });
 
   test('the result is deeply frozen', async () => {

@@ -68,6 +68,23 @@ describe('documentation links', () => {
     assert.deepEqual(broken, []);
   });
 
+  test("bench/README.md: the current-results table's links into its History resolve", async () => {
+    // The table at the top points at the dated section behind each number; a renamed heading would orphan it.
+    const bench = await readDoc('bench/README.md');
+    const anchors = anchorsOf(bench);
+    const links = linksOf(bench).filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+    assert.ok(links.length >= 10, `only ${links.length} links in bench/README.md`);
+    const broken: string[] = [];
+    for (const { line, target } of links) {
+      const [pathPart, anchor] = target.split('#', 2) as [string, string | undefined];
+      const path = pathPart === '' ? 'bench/README.md' : posix.normalize(posix.join('bench', decodeURIComponent(pathPart)));
+      if (!(await exists(path))) broken.push(`bench/README.md:${line}: ${target} (no such file)`);
+      else if (anchor !== undefined && path === 'bench/README.md' && !anchors.has(anchor)) broken.push(`bench/README.md:${line}: ${target} (no such heading)`);
+    }
+    assert.deepEqual(broken, []);
+    for (const section of ['current-results', 'how-to-reproduce', 'history']) assert.ok(anchors.has(section), `no "${section}" section`);
+  });
+
   test('the README is a front page: at most 250 lines, linking every page of docs/', async () => {
     const readme = await readDoc('README.md');
     assert.ok(readme.split('\n').length <= 250, `README.md has ${readme.split('\n').length} lines`);

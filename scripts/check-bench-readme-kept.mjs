@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * Issue 18 put bench/README.md's current results first and moved every dated
+ * section under "## History". This check proves nothing was lost: every
+ * non-blank line of bench/README.md before the restructure appears in
+ * today's file, compared without heading marks (a "## Results …" became
+ * "### Results …").
+ *
+ *   node scripts/check-bench-readme-kept.mjs [GIT-REF]   (default: the commit before the restructure)
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const BEFORE = 'fd9f2f5';
+const ref = process.argv[2] ?? BEFORE;
+const normalize = (line) => line.trim().replace(/^#{1,6}\s+/, '');
+
+const old = execFileSync('git', ['show', `${ref}:bench/README.md`], { encoding: 'utf8', maxBuffer: 1 << 26 });
+const now = new Set(readFileSync('bench/README.md', 'utf8').split('\n').map(normalize));
+const missing = [];
+let checked = 0;
+old.split('\n').forEach((line, i) => {
+  if (line.trim() === '') return;
+  checked++;
+  if (!now.has(normalize(line))) missing.push(`${i + 1}: ${line}`);
+});
+console.log(`${ref}:bench/README.md — ${checked} non-blank lines; ${checked - missing.length} found in bench/README.md, ${missing.length} missing`);
+for (const m of missing) console.log(`  missing ${m}`);
+process.exit(missing.length ? 1 : 0);
