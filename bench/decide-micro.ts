@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       if (replay.allow || replay.status !== 401) throw new Error(`a logged-out session cookie was not refused: ${replay.status} ${replay.reason}`);
     }
   }
-  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity-services.md), as when
+  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity.md), as when
   // Istio's ingress gateway forwards a user's token: the token decides, the principal rides along.
   if (PRINCIPAL) (request as { attributes: { source: { principal?: string } } }).attributes.source.principal = PRINCIPAL;
   const frame = method.requestSerialize(request);
