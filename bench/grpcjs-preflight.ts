@@ -12,13 +12,17 @@ import type { CheckResponseSeen } from './grpc-frames.js';
 
 type CheckFn = (request: object, options: { deadline: number }, callback: (err: grpc.ServiceError | null, res?: CheckResponseSeen) => void) => void;
 
-function describe(res: CheckResponseSeen): string {
+function describe(res: CheckResponseSeen, header: string | undefined): string {
   const code = res.status?.code ?? 0;
-  return code === 0 ? 'allowed' : `denied (HTTP ${res.denied_response?.status?.code ?? 403})`;
+  if (code !== 0) return `denied (HTTP ${res.denied_response?.status?.code ?? 403})`;
+  if (header !== undefined && !res.ok_response?.headers?.some((h) => h.header?.key === header && (h.header.value ?? '') !== '')) {
+    return `allowed without ${header}`;
+  }
+  return 'allowed';
 }
 
-/** Resolves when every request is allowed; throws ERR_BENCH_PREFLIGHT with the last answer otherwise. */
-export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000): Promise<void> {
+/** Resolves when every request is allowed (carrying `header` when given); throws ERR_BENCH_PREFLIGHT with the last answer otherwise. */
+export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000, header?: string): Promise<void> {
   const pkg = grpc.loadPackageDefinition(loadExtAuthzDefinition()) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
@@ -26,7 +30,7 @@ export async function expectAllowed(port: number, requests: readonly object[], t
   const check = (client as unknown as { Check: CheckFn }).Check.bind(client);
   const ask = (request: object) => new Promise<string>((resolve) => {
     check(request, { deadline: Date.now() + 2000 }, (err, res) =>
-      resolve(err ? `gRPC error ${err.code}` : describe(res ?? {})));
+      resolve(err ? `gRPC error ${err.code}` : describe(res ?? {}, header)));
   });
   const deadline = Date.now() + timeoutMs;
   try {
