@@ -171,3 +171,14 @@ test('RS256', async () => {
   const { protectedHeader } = await jwtVerify(token.value, jwks(), { audience: 'a', currentDate: new Date(c.now) });
   assert.equal(protectedHeader.alg, 'RS256');
 });
+
+test('no signing key: minting fails (the door turns that into a 500, never an allow without the token)', async () => {
+  const tokens = new IdentityTokens(new IdentityKeyRing(), { issuer: ISSUER, ttlSeconds: 60, cacheSize: 10 });
+  await assert.rejects(async () => tokens.tokenFor(alice, 'a', 'r1', 'main'), { code: 'ERR_IDENTITY_KEY' });
+  // A public-only key cannot sign either.
+  const ring = new IdentityKeyRing();
+  const set = generateSigningKeys('ES256');
+  const publicOnly = { ...set.active, canSign: false, cryptoKey: () => Promise.reject(new Error('public only')) };
+  ring.install({ active: publicOnly, published: [], generated: false }, 60_000);
+  await assert.rejects(async () => new IdentityTokens(ring, { issuer: ISSUER, ttlSeconds: 60, cacheSize: 10 }).tokenFor(alice, 'a', 'r1', 'main'));
+});
