@@ -20,6 +20,9 @@
  * PRINCIPAL=spiffe://… sets the source peer's principal (an mTLS peer) on the
  * request; the token still decides.
  *
+ * IDENTITY_TOKEN=on turns authz.identity-token on: every allow also carries
+ * the signed identity token (signed once, then reused until its renewal).
+ *
  * `--credential bearer` (default): one RS256 token, a token-cache hit.
  * `--credential session`: the same request carrying a password-form session
  * cookie instead of the token, obtained as a browser gets it: a user created
@@ -55,6 +58,7 @@ const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
 const SHADOW = process.env.SHADOW ?? 'off';
 const YIELD_EVERY = Number(process.env.YIELD_EVERY ?? 64);
 const PRINCIPAL = process.env.PRINCIPAL ?? '';
+const IDENTITY_TOKEN = process.env.IDENTITY_TOKEN === 'on';
 
 /** The bench config with the shadow policy SHADOW asks for. */
 function withShadow(path: string, dir: string): string {
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
   const issuer = await startBenchIssuer(join(process.cwd(), 'bench/results'));
   const [token] = await issuer.tokens(1, () => {});
   const session = credential === 'session';
-  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000, basicAuth: session }), dir));
+  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000, basicAuth: session, identityToken: IDENTITY_TOKEN }), dir));
   if (session) {
     // The CLI's own code path (`kestra-authz auths users create …`), into the users file the config names.
     const err: string[] = [];
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
       if (replay.allow || replay.status !== 401) throw new Error(`a logged-out session cookie was not refused: ${replay.status} ${replay.reason}`);
     }
   }
-  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity-services.md), as when
+  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity.md), as when
   // Istio's ingress gateway forwards a user's token: the token decides, the principal rides along.
   if (PRINCIPAL) (request as { attributes: { source: { principal?: string } } }).attributes.source.principal = PRINCIPAL;
   const frame = method.requestSerialize(request);
@@ -192,6 +196,7 @@ async function main(): Promise<void> {
     const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frame)!, 'grpc');
     if (i === 0 && !d.allow) throw new Error(`bench request not allowed: ${d.reason}`);
     if (i === 0 && session && d.identity?.via !== 'session') throw new Error(`allowed, but not by the session: ${d.identity?.via}`);
+    if (i === 0 && IDENTITY_TOKEN && !d.upstreamHeaders.some(([name]) => name === 'x-kestra-identity')) throw new Error('allowed, but without the identity token');
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
   }
   await yieldToLoop();
