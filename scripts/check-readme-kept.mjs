@@ -39,6 +39,15 @@ const REWRITTEN = [
   // docs/mesh-identity.md replaces docs/mesh-identity-services.md (another branch): link text names the page, not the old file.
   ['([docs/mesh-identity-services.md](docs/mesh-identity-services.md))', 'link text: Mesh identity'],
   ['[docs/mesh-identity-services.md](docs/mesh-identity-services.md).', 'link text: Mesh identity'],
+  // Issue 14 (signed identity token): recipes copy X-Kestra-Identity, the generated reference and the security model name it.
+  ['(docs/mesh-identity-services.md). Only a proxy', 'generated reference: the page is docs/mesh-identity.md'],
+  ['| `authz.headers.identity` |', 'generated reference: now another name for authz.identity-token.header'],
+  ['`RequestAuthentication` is needed: kestra-authz verifies JWTs itself and must', 'istio recipe: a RequestAuthentication on the signed identity token'],
+  ['see browser requests that carry a cookie instead.', 'istio recipe: a RequestAuthentication on the signed identity token'],
+  ['copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant Cookie', 'recipe copies X-Kestra-Identity too'],
+  ['authResponseHeaders: [X-Kestra-User, X-Kestra-Email, X-Kestra-Groups, X-Kestra-Tenant, Cookie]', 'recipe copies X-Kestra-Identity too'],
+  ['forwardauth.authResponseHeaders=X-Kestra-User,X-Kestra-Email,X-Kestra-Groups,X-Kestra-Tenant,Cookie', 'recipe copies X-Kestra-Identity too'],
+  ['*removed*, so a client-sent `x-kestra-user` never reaches the upstream.', 'security model: x-kestra-identity too'],
   // Development commands that pointed at "this README" / "above".
   ['npm run demo          # the one-command demo above', 'now: (getting-started.md)'],
   ['npm run docs:config    # regenerate the configuration reference in this README', 'now: in docs/configuration.md'],

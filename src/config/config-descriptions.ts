@@ -243,7 +243,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     defaultNote: 'none',
   },
   'authz.identity-token.enabled': {
-    text: 'On every allow with a caller (not anonymous public routes), a short-lived JWT signed by this service in `header`, for upstreams or Istio `RequestAuthentication` to verify against `/.well-known/jwks.json` ([Mesh identity](mesh-identity.md)). Needs `authz.external-url` (the `iss`). Off, the header is only ever removed.',
+    text: 'On every allow, a short-lived JWT signed by this service in `header` (`sub: anonymous` on a public route without credentials), for upstreams or Istio `RequestAuthentication` to verify against `/.well-known/jwks.json` ([Mesh identity](mesh-identity.md)). Needs `authz.external-url` (the `iss`). Off, the header is only ever removed.',
     default: 'false',
   },
   'authz.identity-token.header': {

@@ -32,7 +32,7 @@ export interface RespondContext {
   readonly loginRedirect: ((req: AuthRequest, rule: RuleRef, reason: ReasonCode) => Decision | undefined) | null;
   /** Where allow answers of cached identities are remembered (one per engine); absent = build every time. */
   readonly allowParts?: AllowPartsMemo;
-  /** authz.identity-token: signs the token set on allows with a caller; absent/null = off. */
+  /** authz.identity-token: signs the token set on every allow; absent/null = off. */
   readonly identityTokens?: IdentityTokens | null;
   /** The header that token goes in (lower case); one of `headers.identityHeaders`. */
   readonly identityTokenHeader?: string;
@@ -153,7 +153,7 @@ function allowPartsFor(
   responseHeaders: readonly HeaderPair[],
 ): AllowParts | Promise<AllowParts> {
   const memo = ctx.allowParts;
-  const tokens = identity === undefined ? undefined : ctx.identityTokens ?? undefined;
+  const tokens = ctx.identityTokens ?? undefined;
   const audience = tokens === undefined ? '' : tokens.audienceFor(rule.identityAudience, req.host);
   const reusable = repeated && memo !== undefined && identity !== undefined && responseHeaders.length === 0 &&
     cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined ? identity : undefined;
@@ -166,7 +166,8 @@ function allowPartsFor(
     }
   }
   if (tokens === undefined) return buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, undefined);
-  const token = tokens.tokenFor(identity!, audience, rule.id, tenant);
+  // No identity: a public route's anonymous caller (identity-tokens.ts).
+  const token = tokens.tokenFor(identity, audience, rule.id, tenant);
   return token instanceof Promise
     ? token.then((issued) => buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, issued))
     : buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, token);

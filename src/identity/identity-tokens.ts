@@ -10,6 +10,10 @@
  * `name`, `email`, `groups`, `tenant`, `rule` (the matched rule's id),
  * `auth_method` (session | bearer | basic | mtls), `iat`, `exp` (`ttl`
  * after iat, never after the caller's own credential expires), `jti`.
+ * A public route's allow without a caller gets one too — `sub` and `name`
+ * `anonymous`, no groups, `auth_method: none` — so an upstream that requires
+ * the token (Istio's ALLOW on requestPrincipals) still serves public pages,
+ * and can tell they passed kestra-authz.
  * Header: `alg`, `kid` (the ring's active key), `typ: JWT`.
  *
  * Cost: one signature per identity × audience × rule × tenant, reused until
@@ -45,6 +49,11 @@ export interface IdentityTokenOptions {
   readonly cacheSize: number;
   readonly now?: () => number;
 }
+
+/** `sub` and `name` of a public route's caller without credentials. */
+export const ANONYMOUS = 'anonymous';
+/** Not JSON, so no identity's key can equal it. */
+const ANONYMOUS_KEY = '-anonymous-';
 
 /** Share of the lifetime after which a token is renewed. */
 const RENEW_AFTER = 0.75;
@@ -91,8 +100,8 @@ export class IdentityTokens {
     countIdentityToken('cached');
   }
 
-  /** The token for this identity, audience, rule and tenant: the cached one while fresh, else a new signature. */
-  tokenFor(identity: Identity, audience: string, ruleId: string, tenant: string | undefined): IssuedToken | Promise<IssuedToken> {
+  /** The token for this identity (undefined = anonymous), audience, rule and tenant: the cached one while fresh, else a new signature. */
+  tokenFor(identity: Identity | undefined, audience: string, ruleId: string, tenant: string | undefined): IssuedToken | Promise<IssuedToken> {
     const key = `${this.#identityKey(identity)}\u0000${audience}\u0000${ruleId}\u0000${tenant ?? ''}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined && this.fresh(cached)) {
@@ -119,7 +128,8 @@ export class IdentityTokens {
     return pending;
   }
 
-  #identityKey(identity: Identity): string {
+  #identityKey(identity: Identity | undefined): string {
+    if (identity === undefined) return ANONYMOUS_KEY;
     let key = this.#identityKeys.get(identity);
     if (key === undefined) {
       key = JSON.stringify([identity.via, identity.subject, identity.name, identity.email ?? null, identity.groups,
@@ -129,22 +139,24 @@ export class IdentityTokens {
     return key;
   }
 
-  async #mint(identity: Identity, audience: string, ruleId: string, tenant: string | undefined): Promise<IssuedToken> {
+  async #mint(identity: Identity | undefined, audience: string, ruleId: string, tenant: string | undefined): Promise<IssuedToken> {
     const key = this.#ring.active;
     if (key === undefined) throw new SigningKeyError('no identity-token signing key is installed');
     const now = this.#now();
     const iat = Math.floor(now / 1000);
     let exp = iat + this.#options.ttlSeconds;
     // Never outlive the credential it stands for (a Bearer token about to expire).
-    if (identity.expiresAt !== undefined && identity.expiresAt < exp) exp = Math.max(iat + 1, Math.floor(identity.expiresAt));
-    const claims: Record<string, unknown> = { name: identity.name, groups: [...identity.groups], rule: ruleId, auth_method: identity.via };
-    if (identity.email !== undefined) claims.email = identity.email;
+    if (identity?.expiresAt !== undefined && identity.expiresAt < exp) exp = Math.max(iat + 1, Math.floor(identity.expiresAt));
+    const claims: Record<string, unknown> = identity === undefined
+      ? { name: ANONYMOUS, groups: [], rule: ruleId, auth_method: 'none' }
+      : { name: identity.name, groups: [...identity.groups], rule: ruleId, auth_method: identity.via };
+    if (identity?.email !== undefined) claims.email = identity.email;
     if (tenant !== undefined) claims.tenant = tenant;
     const value = await new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(this.#options.issuer)
       .setAudience(audience)
-      .setSubject(identity.subject)
+      .setSubject(identity?.subject ?? ANONYMOUS)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .setJti(randomUUID())

@@ -163,8 +163,8 @@ describe('our token, verified as the RequestAuthentication verifies it (real ser
   }
 
   /** The gateway's Check for a request to the external host; the upstream headers it results in. */
-  async function throughGateway(headers: Record<string, string>): Promise<Record<string, string>> {
-    const res = await client.check(envoyCheckRequest({ method: 'GET', path: '/api/v1/main/flows/company.team/hello', host, scheme: 'https', headers: { accept: 'application/json', ...headers } }));
+  async function throughGateway(headers: Record<string, string>, path = '/api/v1/main/flows/company.team/hello'): Promise<Record<string, string>> {
+    const res = await client.check(envoyCheckRequest({ method: 'GET', path, host, scheme: 'https', headers: { accept: 'application/json', ...headers } }));
     assert.ok(res.ok_response, JSON.stringify(res).slice(0, 300));
     const upstream: Record<string, string> = { ...headers };
     for (const name of res.ok_response.headers_to_remove ?? []) delete upstream[name];
@@ -172,9 +172,12 @@ describe('our token, verified as the RequestAuthentication verifies it (real ser
     return upstream;
   }
 
-  test('an allowed request reaches the upstream with a token Istio accepts', async () => {
+  test('an allowed request reaches the upstream with a token Istio accepts; so does a public page without credentials', async () => {
     const upstream = await throughGateway({ authorization: basic });
     assert.equal(await istioVerdict(upstream), 'allow');
+    // Kestra's UI assets are public (built-in rules): the anonymous token keeps them reachable behind the ALLOW policy.
+    const page = await throughGateway({}, '/ui/main/flows');
+    assert.equal(await istioVerdict(page), 'allow');
   });
 
   test('a client\'s own token in the header is replaced: forged, foreign-key and other-audience tokens never decide', async () => {

@@ -182,3 +182,20 @@ test('no signing key: minting fails (the door turns that into a 500, never an al
   ring.install({ active: publicOnly, published: [], generated: false }, 60_000);
   await assert.rejects(async () => new IdentityTokens(ring, { issuer: ISSUER, ttlSeconds: 60, cacheSize: 10 }).tokenFor(alice, 'a', 'r1', 'main'));
 });
+
+test('anonymous (a public route without credentials): sub and name anonymous, no groups, auth_method none; cached like any other', async () => {
+  const { c, tokens, jwks } = setup();
+  const token = await tokens.tokenFor(undefined, 'kestra.example.com', 'public-ui', undefined);
+  const { payload } = await jwtVerify(token.value, jwks(), { issuer: ISSUER, audience: 'kestra.example.com', currentDate: new Date(c.now) });
+  assert.equal(payload.sub, 'anonymous');
+  assert.equal(payload.name, 'anonymous');
+  assert.deepEqual(payload.groups, []);
+  assert.equal(payload.auth_method, 'none');
+  assert.equal(payload.rule, 'public-ui');
+  const again = tokens.tokenFor(undefined, 'kestra.example.com', 'public-ui', undefined);
+  assert.ok(!(again instanceof Promise));
+  assert.equal(again.value, token.value);
+  // A user who happens to be called "anonymous" is another cache entry, with its own claims.
+  const named = await tokens.tokenFor({ via: 'basic', subject: 'anonymous', name: 'anonymous', groups: [] }, 'kestra.example.com', 'public-ui', undefined);
+  assert.notEqual(named.value, token.value);
+});
