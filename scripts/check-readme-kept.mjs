@@ -48,6 +48,14 @@ const REWRITTEN = [
   ['authResponseHeaders: [X-Kestra-User, X-Kestra-Email, X-Kestra-Groups, X-Kestra-Tenant, Cookie]', 'recipe copies X-Kestra-Identity too'],
   ['forwardauth.authResponseHeaders=X-Kestra-User,X-Kestra-Email,X-Kestra-Groups,X-Kestra-Tenant,Cookie', 'recipe copies X-Kestra-Identity too'],
   ['*removed*, so a client-sent `x-kestra-user` never reaches the upstream.', 'security model: x-kestra-identity too'],
+  // Issue 19 (keep-alive): the recipes name pooled upstreams and transports.
+  ['`test/deploy/istio-manifests.test.ts` validates the policies with', 'istio recipe: the DestinationRule is validated too'],
+  ['reverse_proxy @authz authz:8080          # our own endpoints, served directly', 'caddy recipe: a keep-alive transport block'],
+  ['    reverse_proxy kestra:8080', 'caddy recipe: a keep-alive transport block'],
+  ['loadBalancer: { servers: [{ url: "http://authz:8080" }] }', 'traefik recipe: serversTransport keep-alive'],
+  ['loadBalancer: { servers: [{ url: "http://kestra:8080" }] }', 'traefik recipe: serversTransport keep-alive'],
+  ['proxy_pass http://authz:8080/forward-auth;', 'nginx recipe: the pooled upstream kestra_authz'],
+  ['proxy_pass http://authz:8080;', 'nginx recipe: the pooled upstream kestra_authz'],
   // Development commands that pointed at "this README" / "above".
   ['npm run demo          # the one-command demo above', 'now: (getting-started.md)'],
   ['npm run docs:config    # regenerate the configuration reference in this README', 'now: in docs/configuration.md'],
