@@ -39,6 +39,8 @@ export interface GroupIdentityKeysOptions {
   readonly logger: Logger;
   /** Loads the file (default loadConfigFile). */
   readonly load?: (path: string) => Promise<Config>;
+  /** The ring's clock (default Date.now): when a replaced key stops being published. */
+  readonly now?: () => number;
 }
 
 export interface GroupIdentityKeys {
@@ -56,7 +58,7 @@ export interface GroupIdentityKeys {
 export function startGroupIdentityKeys(options: GroupIdentityKeysOptions): GroupIdentityKeys {
   const { path, logger } = options;
   const load = options.load ?? ((file: string) => loadConfigFile(file));
-  const ring = new IdentityKeyRing();
+  const ring = new IdentityKeyRing(options.now);
   let publishing = false;
 
   const apply = (config: Config): void => {
