@@ -63,7 +63,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       workers = 1;
     }
     if (workers > 1) {
-      return runGroupPrimary({ workers, logger: newLogger(), management: config.listen.management });
+      return runGroupPrimary({
+        workers,
+        logger: newLogger(),
+        management: config.listen.management,
+        config: { initial: config, ...(configPath === undefined ? {} : { path: configPath }) },
+      });
     }
   }
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -2,7 +2,8 @@
  * `GET /.well-known/jwks.json` on the HTTP door and the management port: the
  * public keys of the identity token (key-ring.ts), with cache headers so
  * verifiers (Istio, jose's createRemoteJWKSet, mod_auth_openidc) need not
- * ask on every token. 404 while the token is off.
+ * ask on every token. 404 while the token is off. With `serve --workers N`
+ * the management port's is the primary's (server/group-identity-keys.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { JWKS_MAX_AGE_SECONDS, type IdentityKeyRing } from './key-ring.js';

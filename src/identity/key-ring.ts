@@ -5,8 +5,10 @@
  * verifier that fetched the JWKS after the rotation still accepts the tokens
  * handed out just before it.
  *
- * One ring per process, kept across reloads (build-engine.ts); the JWKS
- * document is rebuilt only when its key list changes.
+ * One ring per process, kept across reloads (build-engine.ts; a `serve
+ * --workers N` primary holds one too, to publish the JWKS on the management
+ * port: server/group-identity-keys.ts); the JWKS document is rebuilt only
+ * when its key list changes.
  */
 import type { JWK } from 'jose';
 import type { KeySet, SigningKey } from './signing-keys.js';

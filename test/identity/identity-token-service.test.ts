@@ -5,22 +5,31 @@
  * nginx); the JWKS it verifies against is served on the HTTP door and the
  * management port with cache headers; a client-sent header never passes,
  * also with the token on; off, no header is set and no JWKS is served; a key
- * file rotated by a reload keeps the old key published.
+ * file rotated by a reload keeps the old key published; with `serve
+ * --workers 2` the management port (the group primary's) publishes the same
+ * keys as the workers, before and after a rotation.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { get } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { parse, stringify } from 'yaml';
 import { createConfigReloader } from '../../src/server/config-reload.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { bearerServiceYaml } from '../helpers/bearer-service-config.js';
-import { headerOf } from '../helpers/grpc-client.js';
+import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
+import { freePort } from '../helpers/free-port.js';
+import { createAuthzClient, headerOf } from '../helpers/grpc-client.js';
 import { startGrpcDoor, type GrpcDoor } from '../helpers/grpc-door.js';
 import { metricValue } from '../helpers/metric-value.js';
+import { pollUntil } from '../helpers/poll.js';
+import { becomesReady, exitCodeAfterSigterm } from '../helpers/serve-process.js';
 import {
   CADDY_RECIPE_STRIP, caddyForwardAuthSite, nginxAuthRequest, proxySkipReason, startCaddy, startNginx, type RunningProxy,
 } from '../helpers/proxies.js';
@@ -235,5 +244,122 @@ describe('signed identity token, real service', () => {
     assert.equal(await reloader.reload(), 'failure');
     const still = expectAllowed(await door.check({ method: 'GET', path: '/reports/rotation', headers: { authorization: `Bearer ${devToken}` } }));
     await verify(headerOf(still.headers, 'x-kestra-identity')!, 'reports-service');
+  });
+});
+
+describe('signed identity token, serve --workers 2 with a key file: the management port is the primary\'s', () => {
+  const BIN = fileURLToPath(new URL('../../../bin/kestra-authz.js', import.meta.url));
+  /** Fresh connections per round: node:cluster hands them to the workers in turn, so both answer. */
+  const CONNECTIONS = 4;
+  let dir: string;
+  let issuer: TokenIssuer;
+  let child: ChildProcess;
+  let out = '';
+  let keyFile: string;
+  let devToken: string;
+  let ports: { grpc: number; http: number; management: number };
+
+  /** GET on a connection of its own (no keep-alive pool), so consecutive calls reach the workers in turn. */
+  const getFresh = (port: number, path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+  const kidsOf = (body: string): string[] => (JSON.parse(body) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+  /** The management port's JWKS, then the HTTP door's as CONNECTIONS fresh connections get it. */
+  const servedJwks = async (): Promise<{ management: string; doors: string[] }> => {
+    const management = await getFresh(ports.management, '/.well-known/jwks.json');
+    assert.equal(management.status, 200, management.body);
+    const doors: string[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const door = await getFresh(ports.http, '/.well-known/jwks.json');
+      assert.equal(door.status, 200, door.body);
+      doors.push(door.body);
+    }
+    return { management: management.body, doors };
+  };
+  /** The identity tokens of CONNECTIONS checks, each on a gRPC connection of its own. */
+  const mintedTokens = async (): Promise<string[]> => {
+    const tokens: string[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const client = createAuthzClient(ports.grpc);
+      try {
+        const ok = expectAllowed(await client.check(envoyCheckRequest({
+          method: 'GET', path: '/reports/group', host: 'kestra.example.com', scheme: 'https', headers: { authorization: `Bearer ${devToken}` },
+        })));
+        tokens.push(headerOf(ok.headers, 'x-kestra-identity')!);
+      } finally {
+        client.close();
+      }
+    }
+    return tokens;
+  };
+  const verifyAtManagement = (token: string) => jwtVerify(token, createRemoteJWKSet(new URL(`http://127.0.0.1:${ports.management}/.well-known/jwks.json`)), {
+    issuer: EXTERNAL_URL, audience: 'reports-service', algorithms: ['ES256'],
+  });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kauthz-identity-token-group-'));
+    issuer = await startTokenIssuer();
+    await issuer.addKey('k1');
+    keyFile = join(dir, 'identity-keys.pem');
+    await writeFile(keyFile, pkcs8());
+    ports = { grpc: await freePort(), http: await freePort(), management: await freePort() };
+    const configPath = join(dir, 'config.yaml');
+    await writeFile(configPath, serviceYaml(dir, issuer.issuer, {
+      'external-url': EXTERNAL_URL,
+      listen: { grpc: `127.0.0.1:${ports.grpc}`, http: `127.0.0.1:${ports.http}`, management: `127.0.0.1:${ports.management}` },
+      'identity-token': { enabled: true, 'key-file': 'identity-keys.pem', ttl: '300s' },
+    }, [{ id: 'reports', match: { path: '/reports/**' }, allow: 'authenticated', 'identity-audience': 'reports-service' }]));
+    child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, '--workers', '2'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    assert.ok(await becomesReady(ports.management, 60_000), `the group did not become ready:\n${out}`);
+    devToken = await issuer.mint({ sub: 'u-dev', preferred_username: 'dev', email: 'dev@example.com', email_verified: true, aud: 'kestra', resource_access: { kestra: { roles: ['kestra-devs'] } } });
+  });
+
+  after(async () => {
+    if (child) assert.equal(await exitCodeAfterSigterm(child), 0, out);
+    await issuer?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the management port serves the workers\' JWKS; a token of either worker verifies against it; a rotation reaches both ports', async () => {
+    const readFromProc = async (pid: number) => (await import('node:fs/promises')).readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    assert.equal((await readFromProc(child.pid!)).trim().split(/\s+/).filter(Boolean).length, 2, 'two worker processes');
+
+    const first = await servedJwks();
+    for (const body of first.doors) assert.equal(body, first.management, 'every worker\'s HTTP door serves what the management port does');
+    const [oldKid] = kidsOf(first.management);
+    assert.equal(kidsOf(first.management).length, 1);
+
+    const oldTokens = await mintedTokens();
+    assert.equal(new Set(oldTokens).size, 2, 'each worker minted (and cached) its own token');
+    for (const token of oldTokens) {
+      assert.equal(decodeProtectedHeader(token).kid, oldKid);
+      await verifyAtManagement(token);
+    }
+
+    // The operator's rotation: a new key, the old one dropped from the file at once; SIGHUP to the group.
+    await writeFile(keyFile, pkcs8());
+    process.kill(child.pid!, 'SIGHUP');
+    const rotated = await pollUntil(servedJwks, (now) => {
+      const kids = kidsOf(now.management);
+      return kids.length === 2 && kids[1] === oldKid && now.doors.every((body) => body === now.management);
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const kids = kidsOf(rotated.management);
+    assert.equal(kids.length, 2, `the management port serves the new key and the old one: ${rotated.management}\n${out}`);
+    assert.notEqual(kids[0], oldKid, 'the new key first');
+    assert.equal(kids[1], oldKid, 'the old one still, for its tokens');
+    for (const body of rotated.doors) assert.equal(body, rotated.management, 'both workers\' HTTP doors serve the same');
+
+    // Every worker now signs with the new key (its token cache went with its old engine).
+    const newTokens = await pollUntil(mintedTokens, (tokens) => tokens.every((t) => decodeProtectedHeader(t).kid === kids[0]), { timeoutMs: 30_000, intervalMs: 200 });
+    assert.deepEqual(newTokens.map((t) => decodeProtectedHeader(t).kid), Array(CONNECTIONS).fill(kids[0]));
+    assert.equal(new Set(newTokens).size, 2, 'both workers minted with the new key');
+    for (const token of [...newTokens, ...oldTokens]) await verifyAtManagement(token);
   });
 });
