@@ -18,11 +18,13 @@ export interface BenchConfigInit {
   readonly tokenCacheSize: number;
   /** Turn Basic authentication on (users from `users.yaml` in `dir`, which the caller writes). Default off. */
   readonly basicAuth?: boolean;
+  /** Sign an identity token on every allow (authz.identity-token, generated ES256 key); written to its own file. Default off. */
+  readonly identityToken?: boolean;
 }
 
 /** Writes the config file and returns its path. */
 export function writeBenchConfig(init: BenchConfigInit): string {
-  const path = join(init.dir, 'bench-config.yaml');
+  const path = join(init.dir, init.identityToken ? 'bench-config-idtoken.yaml' : 'bench-config.yaml');
   const yaml = `# Written by bench/run-check-bench.ts for one run; not for production.
 kestra:
   encryption:
@@ -50,7 +52,7 @@ authz:
   default: deny
   token-cache-size: ${init.tokenCacheSize}
   log: { level: silent }
-`;
+${init.identityToken ? '  external-url: https://kestra.bench.test\n  identity-token: { enabled: true }\n' : ''}`;
   writeFileSync(path, yaml, { mode: 0o600 });
   return path;
 }

@@ -20,6 +20,9 @@
  * PRINCIPAL=spiffe://… sets the source peer's principal (an mTLS peer) on the
  * request; the token still decides.
  *
+ * IDENTITY_TOKEN=on turns authz.identity-token on: every allow also carries
+ * the signed identity token (signed once, then reused until its renewal).
+ *
  * `--credential bearer` (default): one RS256 token, a token-cache hit.
  * `--credential unique`: 20,000 distinct RS256 tokens cycled (the bench's
  * *unique* scenario in process: every Check a cache miss and a verification);
@@ -59,6 +62,7 @@ const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
 const SHADOW = process.env.SHADOW ?? 'off';
 const YIELD_EVERY = Number(process.env.YIELD_EVERY ?? 64);
 const PRINCIPAL = process.env.PRINCIPAL ?? '';
+const IDENTITY_TOKEN = process.env.IDENTITY_TOKEN === 'on';
 
 /** The bench config with the shadow policy SHADOW asks for. */
 function withShadow(path: string, dir: string): string {
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
   const issuer = await startBenchIssuer(join(process.cwd(), 'bench/results'));
   const [token] = await issuer.tokens(1, () => {});
   const session = credential === 'session';
-  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000, basicAuth: session }), dir));
+  const config = await loadConfigFile(withShadow(writeBenchConfig({ dir, jwksUri: issuer.jwksUri, tokenCacheSize: 1000, basicAuth: session, identityToken: IDENTITY_TOKEN }), dir));
   if (session) {
     // The CLI's own code path (`kestra-authz auths users create …`), into the users file the config names.
     const err: string[] = [];
@@ -189,7 +193,7 @@ async function main(): Promise<void> {
       if (replay.allow || replay.status !== 401) throw new Error(`a logged-out session cookie was not refused: ${replay.status} ${replay.reason}`);
     }
   }
-  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity-services.md), as when
+  // PRINCIPAL=spiffe://…: the mTLS peer Envoy verified (docs/mesh-identity.md), as when
   // Istio's ingress gateway forwards a user's token: the token decides, the principal rides along.
   if (PRINCIPAL) (request as { attributes: { source: { principal?: string } } }).attributes.source.principal = PRINCIPAL;
   const frame = method.requestSerialize(request);
@@ -209,6 +213,7 @@ async function main(): Promise<void> {
     const d = await decideAtDoor(runtime, authRequestFromCheckBytes(frames[i % frames.length]!)!, 'grpc');
     if (i === 0 && d.allow !== expectAllow) throw new Error(`bench request ${d.allow ? 'allowed' : 'denied'}: ${d.reason}`);
     if (i === 0 && session && d.identity?.via !== 'session') throw new Error(`allowed, but not by the session: ${d.identity?.via}`);
+    if (i === 0 && IDENTITY_TOKEN && !d.upstreamHeaders.some(([name]) => name === 'x-kestra-identity')) throw new Error('allowed, but without the identity token');
     if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
   }
   await yieldToLoop();

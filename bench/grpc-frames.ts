@@ -65,6 +65,7 @@ export function readFramesFile(path: string): Buffer[] {
 export interface CheckResponseSeen {
   status?: { code?: number };
   denied_response?: { status?: { code?: number } };
+  ok_response?: { headers?: { header?: { key?: string; value?: string } }[] };
 }
 
 export interface CheckCodec {

@@ -12,17 +12,21 @@ import type { CheckResponseSeen } from './grpc-frames.js';
 
 type CheckFn = (request: object, options: { deadline: number }, callback: (err: grpc.ServiceError | null, res?: CheckResponseSeen) => void) => void;
 
-function describe(res: CheckResponseSeen): string {
+function describe(res: CheckResponseSeen, header: string | undefined): string {
   const code = res.status?.code ?? 0;
-  return code === 0 ? 'allowed' : `denied (HTTP ${res.denied_response?.status?.code ?? 403})`;
+  if (code !== 0) return `denied (HTTP ${res.denied_response?.status?.code ?? 403})`;
+  if (header !== undefined && !res.ok_response?.headers?.some((h) => h.header?.key === header && (h.header.value ?? '') !== '')) {
+    return `allowed without ${header}`;
+  }
+  return 'allowed';
 }
 
 /**
  * Resolves when every request gets the expected answer (`allowed`, or e.g.
- * `denied (HTTP 401)` for the forged-token scenarios); throws
- * ERR_BENCH_PREFLIGHT with the last answer otherwise.
+ * `denied (HTTP 401)` for the forged-token scenarios; an allow must carry
+ * `header` when given); throws ERR_BENCH_PREFLIGHT with the last answer otherwise.
  */
-export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000, expected = 'allowed'): Promise<void> {
+export async function expectAllowed(port: number, requests: readonly object[], timeoutMs = 10_000, expected = 'allowed', header?: string): Promise<void> {
   const pkg = grpc.loadPackageDefinition(loadExtAuthzDefinition()) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
@@ -30,7 +34,7 @@ export async function expectAllowed(port: number, requests: readonly object[], t
   const check = (client as unknown as { Check: CheckFn }).Check.bind(client);
   const ask = (request: object) => new Promise<string>((resolve) => {
     check(request, { deadline: Date.now() + 2000 }, (err, res) =>
-      resolve(err ? `gRPC error ${err.code}` : describe(res ?? {})));
+      resolve(err ? `gRPC error ${err.code}` : describe(res ?? {}, header)));
   });
   const deadline = Date.now() + timeoutMs;
   try {

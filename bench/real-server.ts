@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       workers,
       logger,
       management: config.listen.management,
+      config: { initial: config },
       onStarted: (ports) => announceReady('real', ports.grpcPort, ports.managementPort, ports.httpPort),
     });
     process.exit(code);

@@ -29,7 +29,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CADDY_PATH, CADDY_RECIPE_STRIP, caddyForwardAuthSite, NGINX_AUTHZ_UPSTREAM, NGINX_PATH, NGINX_UPSTREAM, nginxAuthRequest, nginxAuthRequestServer } from '../test/helpers/proxies.js';
+import { CADDY_PATH, CADDY_RECIPE_STRIP, caddyForwardAuthSite, NGINX_AUTHZ_UPSTREAM, NGINX_PATH, NGINX_UPSTREAM, nginxAuthRequest, nginxAuthRequestServer, nginxMainConfig, NGINX_TEMP_DIRS } from '../test/helpers/proxies.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { writeBenchConfig } from './bench-config.js';
 import { BENCH_GROUP, startBenchIssuer } from './bench-issuer.js';
@@ -102,26 +102,12 @@ interface RunRow extends WrkResult {
 // ------------------------------------------------------------------ configs
 
 function nginxConfig(dir: string, port: number, http: string, server: string): string {
-  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { recursive: true });
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  return `${user}worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-${http}
+  for (const sub of NGINX_TEMP_DIRS) mkdirSync(join(dir, sub), { recursive: true });
+  return nginxMainConfig(dir, `${http}
   server {
     listen 127.0.0.1:${port};
 ${server}
-  }
-}
-`;
+  }`, 4096);
 }
 
 /**

@@ -6,6 +6,8 @@
  *           (a full RS256 verification per request)
  *   null-verify (on request) grpc-js + jose verifying the unique tokens, no
  *           cache and no decision: the floor the unique scenario stands on
+ *   cached-idtoken (on request) `cached` with authz.identity-token on: every
+ *           allow carries the signed identity token (cached, re-signed each 45 s)
  * and on request (--only) the floors below grpc-js (null-raw, h2-null) and
  * the HTTP door (Envoy's ext_authz `http_service`, HTTP/1.1):
  *   http-null    node:http answering 200 to everything (the floor of node:http)
@@ -15,7 +17,7 @@
  *
  *   node dist/bench/run-check-bench.js [--duration 10] [--warmup 3] [--repeat 1]
  *     [--connections 4] [--streams 32] [--rps R] [--unique-tokens 20000]
- *     [--token-cache-size 1000] [--only null,cached,unique,http-null,http-cached] [--h2load false]
+ *     [--token-cache-size 1000] [--only null,cached,cached-idtoken,unique,http-null,http-cached] [--h2load false]
  *     [--wait-idle 30]   (seconds to wait for other processes to go quiet before each scenario)
  *     [--generator raw|http2]   (load generator; default raw with --rps, http2 in closed loop)
  *     [--request-shape minimal|envoy|large]   (how many of the original headers each Check carries)
@@ -40,7 +42,7 @@ import { caveats, h2loadTable, medianBy, scenarioTable, type H2loadRow, type Sce
 
 const PROGRAMS = dirname(fileURLToPath(import.meta.url));           // dist/bench
 const RESULTS_DIR = resolve(PROGRAMS, '../../bench/results');
-const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'null-verify', 'cached', 'cached-2w', 'unique', 'forged', 'forged-replay', 'http-null', 'http-cached'] as const;
+const SCENARIO_IDS = ['null', 'null-raw', 'h2-null', 'null-verify', 'cached', 'cached-2w', 'cached-idtoken', 'unique', 'forged', 'forged-replay', 'http-null', 'http-cached'] as const;
 /** The HTTP door's scenarios: reported in tables of their own, `vs null` against http-null. */
 const HTTP_SCENARIO_IDS: ReadonlySet<string> = new Set(['http-null', 'http-cached']);
 /** raw-h1-client's --connections limit (and far more sockets than a proxy would open to one upstream). */
@@ -78,6 +80,7 @@ const FLAGS = {
 /** Mints (or reads back) the tokens, writes the frames files; returns the scenarios asked for. */
 async function prepareScenarios(issuer: BenchIssuer, work: string, only: ReadonlySet<string>, uniqueCount: number, cacheSize: number,
   shape: RequestShape, log: (line: string) => void): Promise<Scenario[]> {
+  const identityTokenConfig = writeBenchConfig({ dir: work, jwksUri: issuer.jwksUri, tokenCacheSize: cacheSize, identityToken: true });
   const codec = checkCodec();
   const frameOf = (request: object) => encodeFrame(codec.serializeRequest(request));
   const [cachedToken] = await issuer.tokens(1, log);
@@ -92,6 +95,11 @@ async function prepareScenarios(issuer: BenchIssuer, work: string, only: Readonl
     {
       id: 'cached-2w', title: 'real, one cached token, serve --workers 2 (cores 0,1)', server: 'real', framesFile: cachedFrames,
       samples: [cachedRequest], h2loadBody: cachedFrames, workers: 2, serverCores: TWO_WORKER_CORES,
+    },
+    {
+      // The same cached Bearer token, the signed identity token on: one ES256 signature per minute, the rest reused.
+      id: 'cached-idtoken', title: 'real, one cached token + signed identity token', server: 'real', framesFile: cachedFrames,
+      samples: [cachedRequest], h2loadBody: cachedFrames, configFile: identityTokenConfig, preflightHeader: 'x-kestra-identity',
     },
   ];
   if (only.has('http-null') || only.has('http-cached')) {

@@ -46,7 +46,7 @@ export const HTTP_OPEN_LOOP_CONNECTIONS = 16;
 /** A scenario loading the gRPC door (Authorization/Check). */
 export interface GrpcScenario {
   readonly door?: 'grpc';
-  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'cached-2w' | 'unique' | 'forged' | 'forged-replay';
+  readonly id: 'null' | 'null-raw' | 'h2-null' | 'null-verify' | 'cached' | 'cached-2w' | 'cached-idtoken' | 'unique' | 'forged' | 'forged-replay';
   readonly title: string;
   /**
    * null: grpc-js + proto-loader; null-raw: grpc-js decoding nothing; h2-null: node:http2 without grpc-js;
@@ -63,6 +63,10 @@ export interface GrpcScenario {
   /** Server processes and their cores for this scenario alone (`cached-2w`); default the run's --workers / --server-cores. */
   readonly workers?: number;
   readonly serverCores?: string;
+  /** The real server's config for this scenario alone (`cached-idtoken`); default the run's. */
+  readonly configFile?: string;
+  /** An upstream header every preflight allow must set (`cached-idtoken`: the signed identity token). */
+  readonly preflightHeader?: string;
 }
 
 /** A scenario loading the HTTP door (Envoy's ext_authz `http_service`), HTTP/1.1. */
@@ -132,10 +136,10 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
     'null-raw': [join(settings.programs, 'null-server.js'), '--codec', 'raw'],
     'h2-null': [join(settings.programs, 'h2-null-server.js')],
     'null-verify': [join(settings.programs, 'null-server.js'), '--codec', 'verify', '--jwks-uri', settings.jwksUri],
-    real: [join(settings.programs, 'real-server.js'), '--config', settings.configFile],
+    real: [join(settings.programs, 'real-server.js'), '--config', scenario.configFile ?? settings.configFile],
   }[scenario.server];
   const withServer = <T>(use: (ready: GrpcReady, server: Started) => Promise<T>) => withCheckedServer(
-    children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples, undefined, scenario.expected), use);
+    children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples, undefined, scenario.expected, scenario.preflightHeader), use);
 
   const [generatorName, generatorFlags] = settings.generator === 'raw'
     ? ['raw-h2-client', []]

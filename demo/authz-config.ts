@@ -70,7 +70,7 @@ export function demoAuthzYaml(o: DemoAuthzConfigOptions): string {
         { group: ADMIN_GROUP, role: 'admin' },
         { group: VIEWER_GROUP, role: 'flow-viewer' },
         // A mesh workload (mTLS, no user token): the CI runner starts executions in company.team
-        // (docs/mesh-identity-services.md; the demo has no mesh, `kestra-authz test` and `explain --principal` show it).
+        // (docs/mesh-identity.md; the demo has no mesh, `kestra-authz test` and `explain --principal` show it).
         { service: DEMO_CI_RUNNER, role: 'flow-runner', namespace: 'company.team' },
       ],
       'kestra-rules': true,

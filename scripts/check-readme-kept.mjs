@@ -39,6 +39,23 @@ const REWRITTEN = [
   // docs/mesh-identity.md replaces docs/mesh-identity-services.md (another branch): link text names the page, not the old file.
   ['([docs/mesh-identity-services.md](docs/mesh-identity-services.md))', 'link text: Mesh identity'],
   ['[docs/mesh-identity-services.md](docs/mesh-identity-services.md).', 'link text: Mesh identity'],
+  // Issue 14 (signed identity token): recipes copy X-Kestra-Identity, the generated reference and the security model name it.
+  ['(docs/mesh-identity-services.md). Only a proxy', 'generated reference: the page is docs/mesh-identity.md'],
+  ['| `authz.headers.identity` |', 'generated reference: now another name for authz.identity-token.header'],
+  ['`RequestAuthentication` is needed: kestra-authz verifies JWTs itself and must', 'istio recipe: a RequestAuthentication on the signed identity token'],
+  ['see browser requests that carry a cookie instead.', 'istio recipe: a RequestAuthentication on the signed identity token'],
+  ['copy_headers X-Kestra-User X-Kestra-Email X-Kestra-Groups X-Kestra-Tenant Cookie', 'recipe copies X-Kestra-Identity too'],
+  ['authResponseHeaders: [X-Kestra-User, X-Kestra-Email, X-Kestra-Groups, X-Kestra-Tenant, Cookie]', 'recipe copies X-Kestra-Identity too'],
+  ['forwardauth.authResponseHeaders=X-Kestra-User,X-Kestra-Email,X-Kestra-Groups,X-Kestra-Tenant,Cookie', 'recipe copies X-Kestra-Identity too'],
+  ['*removed*, so a client-sent `x-kestra-user` never reaches the upstream.', 'security model: x-kestra-identity too'],
+  // Issue 19 (keep-alive): the recipes name pooled upstreams and transports.
+  ['`test/deploy/istio-manifests.test.ts` validates the policies with', 'istio recipe: the DestinationRule is validated too'],
+  ['reverse_proxy @authz authz:8080          # our own endpoints, served directly', 'caddy recipe: a keep-alive transport block'],
+  ['    reverse_proxy kestra:8080', 'caddy recipe: a keep-alive transport block'],
+  ['loadBalancer: { servers: [{ url: "http://authz:8080" }] }', 'traefik recipe: serversTransport keep-alive'],
+  ['loadBalancer: { servers: [{ url: "http://kestra:8080" }] }', 'traefik recipe: serversTransport keep-alive'],
+  ['proxy_pass http://authz:8080/forward-auth;', 'nginx recipe: the pooled upstream kestra_authz'],
+  ['proxy_pass http://authz:8080;', 'nginx recipe: the pooled upstream kestra_authz'],
   // Development commands that pointed at "this README" / "above".
   ['npm run demo          # the one-command demo above', 'now: (getting-started.md)'],
   ['npm run docs:config    # regenerate the configuration reference in this README', 'now: in docs/configuration.md'],

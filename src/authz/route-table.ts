@@ -28,6 +28,8 @@ export interface CompiledRule {
   readonly line?: number;
   /** `match.principals` as configured, for explain; absent = any peer. */
   readonly principals?: readonly string[];
+  /** The signed identity token's `aud` for requests it allows; absent = the configured or host audience. */
+  readonly identityAudience?: string;
 }
 
 export interface RouteMatch {
@@ -134,6 +136,7 @@ function compileEntry(rule: RuleConfig | BuiltInRule, source: 'user' | 'kestra',
     path: template.source,
     ...(rule.line === undefined ? {} : { line: rule.line }),
     ...(principals === null ? {} : { principals: Object.freeze(principals.map((p) => p.source)) }),
+    ...((rule as RuleConfig).identityAudience === undefined ? {} : { identityAudience: (rule as RuleConfig).identityAudience }),
   });
   const fixedMatch = template.captureNames.length === 0 ? Object.freeze({ rule: compiled, captures: EMPTY_CAPTURES }) : null;
   return Object.freeze({ template, methods, host, principals: principals && Object.freeze(principals), rule: compiled, fixedMatch });

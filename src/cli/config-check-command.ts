@@ -9,6 +9,7 @@ import { maskConfig } from '../config/mask-config.js';
 import { findShadowedRules } from '../authz/shadowed-rules.js';
 import { loadCliConfig, takeConfigFlag } from './cli-config.js';
 import type { CliIo } from './main.js';
+import { readSigningKeys, SigningKeyError } from '../identity/signing-keys.js';
 
 export async function runConfigCheck(args: string[], io: CliIo): Promise<number> {
   const { path, rest } = takeConfigFlag(args);
@@ -17,6 +18,17 @@ export async function runConfigCheck(args: string[], io: CliIo): Promise<number>
     return 2;
   }
   const config = await loadCliConfig(path);
+  const token = config.identityToken;
+  if (token.enabled && token.keyFile !== undefined) {
+    // The key file is read at start and at every reload: a bad one would stop either.
+    try {
+      readSigningKeys(token.keyFile, token.algorithm);
+    } catch (err) {
+      if (!(err instanceof SigningKeyError)) throw err;
+      io.stderr(`authz.identity-token.key-file: ${err.message}`);
+      return 1;
+    }
+  }
   const shadow = config.shadow;
   const warnings = [
     ...config.warnings,

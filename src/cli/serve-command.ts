@@ -57,8 +57,18 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       newLogger().warn({ workers }, 'serve: the session secret is ephemeral (not configured), so one worker serves; configure it to use several');
       workers = 1;
     }
+    if (workers > 1 && config.identityToken.enabled && config.identityToken.keyFile === undefined) {
+      // Each worker would generate its own signing key: the JWKS one serves would not verify another's tokens.
+      createLogger(config.log.level).warn({ workers }, 'serve: the identity-token key is generated (authz.identity-token.key-file not set), so one worker serves; configure a key file to use several');
+      workers = 1;
+    }
     if (workers > 1) {
-      return runGroupPrimary({ workers, logger: newLogger(), management: config.listen.management });
+      return runGroupPrimary({
+        workers,
+        logger: newLogger(),
+        management: config.listen.management,
+        config: { initial: config, ...(configPath === undefined ? {} : { path: configPath }) },
+      });
     }
   }
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -125,6 +125,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
         require: r.require,
         ...(r['namespace-from'] === undefined ? {} : { namespaceFrom: r['namespace-from'] }),
         ...(r.shadow === true ? { shadow: true as const } : {}),
+        ...(r['identity-audience'] === undefined ? {} : { identityAudience: r['identity-audience'] }),
         line: ctx.positions.lineOf(['authz', 'rules', i]),
       }),
     ),
@@ -133,6 +134,7 @@ export function buildConfig(file: ConfigFile, ctx: BuildContext): Config {
     userClaims: authz['user-claims'] ?? DEFAULTS.userClaims,
     headers: { ...DEFAULTS.headers, ...definedOnly(authz.headers ?? {}) },
     tokenCacheSize: authz['token-cache-size'] ?? DEFAULTS.tokenCacheSize,
+    identityToken: buildIdentityToken(authz, ctx.baseDir),
     log: { level: authz.log?.level ?? DEFAULTS.logLevel, format: authz.log?.format ?? DEFAULTS.logFormat },
     tracing: buildTracing(authz),
     audit: buildAudit(authz, ctx.baseDir),
@@ -238,6 +240,19 @@ function buildTracing(authz: Authz): Config['tracing'] {
     serviceName: tracing?.['service-name'],
     resourceAttributes: tracing?.['resource-attributes'] ?? {},
     includeUser: tracing?.['include-user'] ?? false,
+  };
+}
+
+function buildIdentityToken(authz: Authz, baseDir: string): Config['identityToken'] {
+  const token = authz['identity-token'];
+  const keyFile = token?.['key-file'];
+  return {
+    enabled: token?.enabled ?? false,
+    header: (token?.header ?? authz.headers?.identity ?? DEFAULTS.identityToken.header).toLowerCase(),
+    algorithm: token?.algorithm ?? DEFAULTS.identityToken.algorithm,
+    ...(keyFile === undefined ? {} : { keyFile: resolve(baseDir, keyFile) }),
+    ttlSeconds: seconds(token?.ttl !== undefined ? Math.ceil(token.ttl / 1000) * 1000 : undefined) ?? DEFAULTS.identityToken.ttlSeconds,
+    ...(token?.audience === undefined ? {} : { audience: token.audience }),
   };
 }
 

@@ -58,6 +58,14 @@ export const DEFAULTS = {
   // ~0.7 KB of heap per verified token (bench/memory-probe.ts): 10 000 is ~7 MB, and far more
   // concurrently active tokens than one replica of a Kestra deployment sees; a miss costs one RS256 verify.
   tokenCacheSize: 10_000,
+  identityToken: {
+    header: 'x-kestra-identity',
+    // ES256: small tokens and signatures, cheap to sign; Istio and every JOSE library verify it.
+    algorithm: 'ES256',
+    // Oathkeeper's id_token default is 15 min; a token replayed from a log or a compromised upstream
+    // is worth far less at 60 s, and the cache keeps the signing cost to one per identity a minute.
+    ttlSeconds: 60,
+  },
   logLevel: 'info',
   logFormat: 'auto',
   tracing: {

@@ -154,7 +154,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.http.client-cert-header': {
     text: 'Header in which the proxy in front of the HTTP door passes the verified client certificate of an mTLS peer, '
       + 'Envoy\'s `x-forwarded-client-cert` (`forward_client_cert_details: SANITIZE_SET`, `set_current_client_cert_details: {uri: true}`). '
-      + 'The `URI` of its LAST element is the peer\'s SPIFFE id (docs/mesh-identity-services.md). Only a proxy that replaces the client\'s '
+      + 'The `URI` of its LAST element is the peer\'s SPIFFE id (docs/mesh-identity.md). Only a proxy that replaces the client\'s '
       + 'header may be named here; unset, the header is ignored. Arriving on two lines: 400.',
     defaultNote: 'not read (the HTTP door has no peer principal)',
   },
@@ -226,6 +226,7 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
     defaultNote: 'any peer, or none',
   },
   'authz.rules[].allow': { text: 'Give `allow` or `require`.' },
+  'authz.rules[].identity-audience': { text: 'The signed identity token\'s `aud` for requests this rule allows (`authz.identity-token`).', defaultNote: '`authz.identity-token.audience`, else the request host' },
   'authz.rules[].require': { text: 'Permission needed in the captured namespace/tenant: `FLOW:READ`, `FLOW:READ|UPDATE`, `FLOW:*`.' },
   'authz.rules[].namespace-from': { text: '`query`: a search endpoint; its namespaces come from the query (`namespace=`, `filters[namespace][EQUALS|PREFIX|IN]=`), each must be granted, and without such a filter only a grant not limited to a namespace allows it. Only with `require`.', defaultNote: 'the `{namespace}` captured from the path' },
   'authz.rules[].shadow': { text: '`true`: a shadow rule (docs/rules.md, "Shadow rules"): the live policy ignores it; the shadow policy has it in force, in place (or before the shadow file\'s rules when `authz.shadow` is set).', default: 'false' },
@@ -238,9 +239,25 @@ export const CONFIG_KEY_DOCS: Readonly<Record<string, KeyDoc>> = {
   'authz.headers.groups': { text: 'Upstream header with the groups, comma-separated.', default: DEFAULTS.headers.groups },
   'authz.headers.tenant': { text: 'Upstream header with the tenant of the request.', default: DEFAULTS.headers.tenant },
   'authz.headers.identity': {
-    text: 'One more header name that is removed from every client request like the identity headers; this version sets no value in it.',
+    text: 'Another name for `authz.identity-token.header`. Whatever is configured, a client\'s `x-kestra-identity` is removed from every allowed request, and so is a header of this name.',
     defaultNote: 'none',
   },
+  'authz.identity-token.enabled': {
+    text: 'On every allow, a short-lived JWT signed by this service in `header` (`sub: anonymous` on a public route without credentials), for upstreams or Istio `RequestAuthentication` to verify against `/.well-known/jwks.json` ([Mesh identity](mesh-identity.md)). Needs `authz.external-url` (the `iss`). Off, the header is only ever removed.',
+    default: 'false',
+  },
+  'authz.identity-token.header': {
+    text: 'Upstream header carrying the token (no prefix). A client-sent one never passes. Add it to your proxy recipe\'s copied headers when you rename it.',
+    default: DEFAULTS.identityToken.header,
+    defaultNote: '`authz.headers.identity` when set',
+  },
+  'authz.identity-token.algorithm': { text: '`ES256` (EC P-256) or `RS256` (RSA ≥ 2048 bits); the generated key\'s, and the key file\'s first key must be of this kind.', default: DEFAULTS.identityToken.algorithm },
+  'authz.identity-token.key-file': {
+    text: 'PEM (private key blocks, then optional public ones) or JWK set file, relative to this config: the first key signs, the others are only published (rotation). Re-read on reload; a key that leaves it stays published until its tokens expired. Without it a key is generated at start: one replica only (`serve --workers` then runs one worker).',
+    defaultNote: 'a key generated at start',
+  },
+  'authz.identity-token.ttl': { text: 'Token lifetime (`exp` − `iat`), never past the caller\'s own credential; a token is reused for the same identity, audience, rule and tenant until a quarter of it is left.', default: duration(DEFAULTS.identityToken.ttlSeconds) },
+  'authz.identity-token.audience': { text: 'The token\'s `aud`, unless the matched rule has `identity-audience`.', defaultNote: 'the request host (without port)' },
   'authz.token-cache-size': { text: 'Verified Bearer tokens kept until their `exp` (LRU); 0 = no cache.', default: String(DEFAULTS.tokenCacheSize) },
   'authz.source-lockout.enabled': { text: 'Per-address brute-force limit on Basic/form logins.', default: String(DEFAULTS.sourceLockout.enabled) },
   'authz.source-lockout.threshold': { text: 'Failed logins from one address (an IPv6 /64) that block it.', default: String(DEFAULTS.sourceLockout.threshold) },

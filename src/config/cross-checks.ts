@@ -9,6 +9,7 @@
 import type { ConfigProblem } from '../core/errors.js';
 import { isPlainMap } from './kestra-keys.js';
 import { asBoolean } from './schema-fields.js';
+import { DEFAULTS } from './config-defaults.js';
 import type { ConfigPath, SourcePositions } from './source-positions.js';
 
 export const BUILT_IN_ADMIN_ROLE = 'admin';
@@ -24,6 +25,7 @@ export function crossCheck(root: unknown, positions: SourcePositions): ConfigPro
   checkBearer(authz, report);
   checkStores(authz, report);
   checkHeaders(authz, report);
+  checkIdentityToken(authz, report);
   checkOidc(root, report);
   checkCookie(root, report);
   return problems;
@@ -123,6 +125,23 @@ function checkHeaders(authz: unknown, report: Report): void {
     const other = seen.get(name);
     if (other !== undefined) report(['authz', 'headers', key], `same header name as headers.${other}`);
     seen.set(name, key);
+  }
+}
+
+function checkIdentityToken(authz: unknown, report: Report): void {
+  const token = child(authz, 'identity-token');
+  const header = lower(child(token, 'header'));
+  const named = lower(at(authz, ['headers', 'identity']));
+  if (header !== undefined && named !== undefined && header !== named) {
+    report(['authz', 'identity-token', 'header'], `names another header than authz.headers.identity (${named}); set one of them`);
+  }
+  if (header !== undefined) {
+    for (const key of ['user', 'email', 'groups', 'tenant'] as const) {
+      if ((lower(at(authz, ['headers', key])) ?? DEFAULTS.headers[key]) === header) report(['authz', 'identity-token', 'header'], `same header name as headers.${key}`);
+    }
+  }
+  if (asBoolean(child(token, 'enabled')) === true && typeof child(authz, 'external-url') !== 'string') {
+    report(['authz', 'identity-token', 'enabled'], 'the identity token\'s issuer (iss) is authz.external-url: set it (e.g. https://kestra.example.com)');
   }
 }
 

@@ -14,6 +14,7 @@ import { parseCidr } from '../authn/source-address.js';
 import { tracingSection } from './tracing-fields.js';
 import { auditSection } from './audit-fields.js';
 import { FORWARD_AUTH_TRUSTS, USERINFO_MODES } from './types.js';
+import { IDENTITY_TOKEN_ALGORITHMS } from '../identity/signing-keys.js';
 
 const RULE_ALLOW = ['public', 'authenticated', 'deny'] as const;
 
@@ -56,6 +57,8 @@ const rule = z.strictObject({
   require: permissionRequirement.optional(),
   'namespace-from': f.oneOf(['query'] as const).optional(),
   shadow: f.bool.optional(),
+  // the signed identity token's `aud` for requests this rule allows (identity/identity-tokens.ts)
+  'identity-audience': f.text.optional(),
 });
 
 const tokenSource = z.strictObject({
@@ -152,6 +155,17 @@ const authz = z.strictObject({
     })
     .optional(),
   'token-cache-size': f.integer(0).optional(),
+  // the signed identity token for upstreams (src/identity/)
+  'identity-token': z
+    .strictObject({
+      enabled: f.bool.optional(),
+      header: f.headerName.optional(),
+      algorithm: f.oneOf(IDENTITY_TOKEN_ALGORITHMS).optional(),
+      'key-file': f.text.optional(),
+      ttl: f.duration(1000).optional(),
+      audience: f.text.optional(),
+    })
+    .optional(),
   // per-address brute-force limits (src/authn/source-lockout.ts)
   'source-lockout': z
     .strictObject({

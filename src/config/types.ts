@@ -70,6 +70,8 @@ export interface RuleConfig {
    * only a grant not limited to a namespace). Only with `require`.
    */
   readonly namespaceFrom?: 'query';
+  /** `identity-audience`: the signed identity token's `aud` for requests this rule allows; undefined = authz.identity-token.audience, else the host. */
+  readonly identityAudience?: string;
   /**
    * `shadow: true`: evaluated only by the shadow policy (src/config/shadow-config.ts).
    * Only while loading: the live `Config.rules` never holds such a rule.
@@ -154,6 +156,19 @@ export type UserinfoMode = (typeof USERINFO_MODES)[number];
 export interface HostPort {
   readonly host: string;
   readonly port: number;
+}
+
+export interface IdentityTokenConfig {
+  /** Default false: no token, no key, and the header is only ever removed. */
+  readonly enabled: boolean;
+  /** Lower-case header name (default x-kestra-identity, or authz.headers.identity when set). */
+  readonly header: string;
+  readonly algorithm: 'ES256' | 'RS256';
+  /** PEM or JWK set, resolved against the config file's folder; undefined = a key generated at start. */
+  readonly keyFile?: string;
+  readonly ttlSeconds: number;
+  /** Fixed `aud`; undefined = the request host (a rule's identity-audience wins over both). */
+  readonly audience?: string;
 }
 
 export interface IdentityHeaderNames {
@@ -314,6 +329,8 @@ export interface Config {
   readonly headers: IdentityHeaderNames;
   /** Max verified tokens cached (default 10 000). */
   readonly tokenCacheSize: number;
+  /** `authz.identity-token`: the signed identity token set on allowed requests (src/identity/). */
+  readonly identityToken: IdentityTokenConfig;
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /** `auto` = pretty lines when stdout is a terminal, JSON otherwise; `serve --log-format` overrides it. */

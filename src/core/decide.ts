@@ -15,6 +15,7 @@ import type { Decision } from './decision.js';
 import { compileHeaderPolicy } from './header-policy.js';
 import type { Identity } from './identity.js';
 import { allow, AllowPartsMemo, deny, type RespondContext } from './respond.js';
+import type { IdentityTokens } from '../identity/identity-tokens.js';
 
 /** Optional step recorder for `explain`; undefined on the request path, so it costs nothing. */
 export type Trace = (stage: 'route' | 'flow' | 'authenticate' | 'authorize' | 'respond', detail: string) => void;
@@ -31,6 +32,8 @@ export interface Engine {
 export interface EngineParts {
   /** In chain order: session → bearer → basic (the engine appends mtls, last: a user credential decides first). */
   readonly authenticators: readonly Authenticator[];
+  /** authz.identity-token when enabled and serving (build-engine.ts): the token set on allows with a caller. */
+  readonly identityTokens?: IdentityTokens;
   readonly flow?: FlowStage;
   readonly loginRedirect?: RespondContext['loginRedirect'];
 }
@@ -51,6 +54,8 @@ export function createEngine(config: Config, parts: EngineParts): Engine {
       basicEnabled: config.basicAuth.enabled,
       loginRedirect: parts.loginRedirect ?? null,
       allowParts: new AllowPartsMemo(),
+      identityTokens: parts.identityTokens ?? null,
+      identityTokenHeader: config.identityToken?.header,
     }),
   });
   // Last in the chain: see mtls-authenticator.ts for why a user credential wins over the peer's principal.
@@ -175,7 +180,7 @@ function authorize(
   match: RouteMatch,
   authn: Authenticated,
   trace: Trace | undefined,
-): Decision {
+): Decision | Promise<Decision> {
   const rule = match.rule;
   if (authn === undefined) return deny(policy.respond, req, rule, 'no_credentials', 'authentication required');
   if ('failure' in authn) return authn.failure;

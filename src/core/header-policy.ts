@@ -31,6 +31,8 @@ export function compileHeaderPolicy(config: Config): HeaderPolicy {
   const names = config.headers;
   const identityHeaders = [names.user, names.email, names.groups, names.tenant, SIGNED_IDENTITY_HEADER];
   if (names.identity) identityHeaders.push(names.identity);
+  // The signed token's own header (authz.identity-token.header), also while the token is off.
+  if (config.identityToken?.header) identityHeaders.push(config.identityToken.header);
   const cookie = config.cookie.name;
   return Object.freeze({
     identityHeaders: Object.freeze([...new Set(identityHeaders.map((h) => h.toLowerCase()))]),

@@ -11,10 +11,13 @@ import { cookieHeaderWithoutOwn, upstreamHeadersFor } from './header-policy.js';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from './identity.js';
 import { REASONS, type ReasonCode } from './reasons.js';
+import type { IdentityTokens, IssuedToken } from '../identity/identity-tokens.js';
 
 export interface RuleRef {
   readonly id: string;
   readonly label: string;
+  /** The signed identity token's `aud` for this rule's allows (authz.rules[].identity-audience). */
+  readonly identityAudience?: string;
 }
 
 export interface RespondContext {
@@ -29,6 +32,10 @@ export interface RespondContext {
   readonly loginRedirect: ((req: AuthRequest, rule: RuleRef, reason: ReasonCode) => Decision | undefined) | null;
   /** Where allow answers of cached identities are remembered (one per engine); absent = build every time. */
   readonly allowParts?: AllowPartsMemo;
+  /** authz.identity-token: signs the token set on every allow; absent/null = off. */
+  readonly identityTokens?: IdentityTokens | null;
+  /** The header that token goes in (lower case); one of `headers.identityHeaders`. */
+  readonly identityTokenHeader?: string;
 }
 
 /** The parts of an allow that follow from identity, rule, reason and tenant alone. */
@@ -36,6 +43,8 @@ interface AllowParts {
   readonly set: readonly HeaderPair[];
   readonly remove: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
+  /** The signed identity token among `set`: the parts are good only while it is fresh. */
+  readonly token?: IssuedToken;
 }
 
 /** Distinct (rule, tenant) answers remembered per identity; a tenant comes from the URL, so this is bounded. */
@@ -74,8 +83,10 @@ export class AllowPartsMemo {
       set: Object.freeze(parts.set.map((pair) => Object.freeze(pair))),
       remove: Object.freeze([...parts.remove]),
       metadata: Object.freeze({ ...parts.metadata }),
+      ...(parts.token === undefined ? {} : { token: parts.token }),
     });
-    if (byKey.size < MAX_PARTS_PER_IDENTITY) byKey.set(key, frozen);
+    // Replacing an entry whose token went stale keeps the count; a new key only while there is room.
+    if (byKey.size < MAX_PARTS_PER_IDENTITY || byKey.has(key)) byKey.set(key, frozen);
     return frozen;
   }
 }
@@ -93,8 +104,21 @@ export function allow(
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[] = NO_HEADERS,
   repeatedIdentity = false,
-): Decision {
+): Decision | Promise<Decision> {
   const parts = allowPartsFor(ctx, req, rule, reason, identity, repeatedIdentity, tenant, responseHeaders);
+  return parts instanceof Promise
+    ? parts.then((settled) => allowDecision(req, rule, reason, identity, responseHeaders, settled))
+    : allowDecision(req, rule, reason, identity, responseHeaders, parts);
+}
+
+function allowDecision(
+  req: AuthRequest,
+  rule: RuleRef,
+  reason: 'public' | 'permitted',
+  identity: Identity | undefined,
+  responseHeaders: readonly HeaderPair[],
+  parts: AllowParts,
+): Decision {
   return {
     allow: true,
     status: 200,
@@ -112,7 +136,12 @@ export function allow(
   };
 }
 
-/** Only identities the authenticator hands out again (`repeated`: a cached token's) are remembered. */
+/**
+ * Only identities the authenticator hands out again (`repeated`: a cached
+ * token's) are remembered. With the identity token on, remembered parts
+ * carry the token and are used only while it is fresh; a token not cached
+ * yet makes this asynchronous (one signature).
+ */
 function allowPartsFor(
   ctx: RespondContext,
   req: AuthRequest,
@@ -122,24 +151,51 @@ function allowPartsFor(
   repeated: boolean,
   tenant: string | undefined,
   responseHeaders: readonly HeaderPair[],
-): AllowParts {
+): AllowParts | Promise<AllowParts> {
   const memo = ctx.allowParts;
+  const tokens = ctx.identityTokens ?? undefined;
+  const audience = tokens === undefined ? '' : tokens.audienceFor(rule.identityAudience, req.host);
   const reusable = repeated && memo !== undefined && identity !== undefined && responseHeaders.length === 0 &&
     cookieHeaderWithoutOwn(ctx.headers, req.headers.cookie) === undefined ? identity : undefined;
-  const key = reusable ? `${rule.id}\n${reason}\n${tenant ?? ''}` : '';
+  const key = reusable ? `${rule.id}\n${reason}\n${tenant ?? ''}\n${audience}` : '';
   if (reusable) {
     const known = memo!.get(reusable, key);
-    if (known) return known;
+    if (known && (known.token === undefined || tokens === undefined || tokens.fresh(known.token))) {
+      if (known.token !== undefined) tokens!.reused();
+      return known;
+    }
   }
-  const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie);
+  if (tokens === undefined) return buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, undefined);
+  // No identity: a public route's anonymous caller (identity-tokens.ts).
+  const token = tokens.tokenFor(identity, audience, rule.id, tenant);
+  return token instanceof Promise
+    ? token.then((issued) => buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, issued))
+    : buildAllowParts(ctx, req, rule, reason, identity, tenant, reusable, key, token);
+}
+
+function buildAllowParts(
+  ctx: RespondContext,
+  req: AuthRequest,
+  rule: RuleRef,
+  reason: 'public' | 'permitted',
+  identity: Identity | undefined,
+  tenant: string | undefined,
+  reusable: Identity | undefined,
+  key: string,
+  token: IssuedToken | undefined,
+): AllowParts {
+  const extra: HeaderPair[] = token === undefined ? [] : [[ctx.identityTokenHeader!, token.value]];
+  const upstream = upstreamHeadersFor(ctx.headers, identity, tenant, req.headers.cookie, extra);
   const metadata: Record<string, string> = { rule: rule.id, reason };
   if (identity) {
     metadata.user = identity.name;
     metadata.via = identity.via;
     if (identity.groups.length) metadata.groups = identity.groups.join(',');
   }
-  const parts = { set: upstream.set, remove: upstream.remove, metadata };
-  return reusable ? memo!.remember(reusable, key, parts) : parts;
+  const parts: AllowParts = token === undefined
+    ? { set: upstream.set, remove: upstream.remove, metadata }
+    : { set: upstream.set, remove: upstream.remove, metadata, token };
+  return reusable ? ctx.allowParts!.remember(reusable, key, parts) : parts;
 }
 
 /** RFC 6750 §3 quoted-string: no quotes, backslashes or controls inside. */

@@ -199,3 +199,33 @@ export function countDecisionByAuthMethod(method: AuthMethod, result: 'allow' | 
   const m = AUTH_METHODS.indexOf(method);
   pendingByAuthMethod[(m === -1 ? 0 : m) * DECISION_RESULTS.length + DECISION_RESULTS.indexOf(result)]!++;
 }
+
+/**
+ * Signed identity tokens handed to upstreams (authz.identity-token), by
+ * source: `minted` (signed now) or `cached` (a token of the same identity ×
+ * audience × rule × tenant reused before its renewal time). Pending counts
+ * taken by the collect hook, as for decisions_total: the cached path is the
+ * hot path.
+ */
+const pendingIdentityTokens = { minted: 0, cached: 0 };
+
+export const identityTokensTotal = new client.Counter({
+  name: `${P}identity_tokens_total`,
+  help: 'Signed identity tokens set on allowed requests, by source (minted: signed now; cached: reused before its renewal).',
+  labelNames: ['source'] as const,
+  registers: [registry],
+  collect() {
+    for (const source of ['minted', 'cached'] as const) {
+      if (pendingIdentityTokens[source] === 0) continue;
+      this.inc({ source }, pendingIdentityTokens[source]);
+      pendingIdentityTokens[source] = 0;
+    }
+  },
+});
+// Both series exist from the start, so the cached share can be graphed before the first mint.
+identityTokensTotal.labels('minted').inc(0);
+identityTokensTotal.labels('cached').inc(0);
+
+export function countIdentityToken(source: 'minted' | 'cached'): void {
+  pendingIdentityTokens[source]++;
+}

@@ -26,6 +26,10 @@ import { createShadowEvaluator, type ShadowEvaluator } from './shadow-evaluator.
 import { openSessionsStore, sessionCodecsFor, withSessionsStore, type SessionsStore } from './sessions-store.js';
 import { groupLockoutStore } from './group-lockout.js';
 import type { WorkerLink } from './worker-link.js';
+import { IdentityKeyRing } from '../identity/key-ring.js';
+import type { IdentityTokens } from '../identity/identity-tokens.js';
+import { identityTokensFor } from '../identity/identity-token-setup.js';
+import { SigningKeyError } from '../identity/signing-keys.js';
 
 export interface EngineServices {
   readonly usersStore: UsersStore;
@@ -43,6 +47,8 @@ export interface EngineServices {
   readonly health?: DependencyHealth;
   /** `authz.sessions`: the Redis store, or the cookie store's back-channel revocation list (sessions-store.ts). */
   readonly sessionsStore?: SessionsStore;
+  /** The identity token's keys (authz.identity-token), kept across reloads so a replaced key stays published. */
+  readonly identityKeys?: IdentityKeyRing;
   /** Resolves when the stores answer; starts JWKS fetches without waiting for them. */
   warmUp(): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +68,7 @@ export function createEngineServices(config: Config, logger: Logger, group?: Wor
   const sessionsStore = openSessionsStore(config, logger, group);
   health.add('sessions', () => sessionsStore.healthy());
   const services: EngineServices = {
+    identityKeys: new IdentityKeyRing(),
     usersStore,
     lockout,
     jwks,
@@ -102,6 +109,10 @@ export interface BuildEngineOptions {
   readonly givenIdentities?: GivenIdentities;
 }
 
+interface AssembleOptions extends BuildEngineOptions {
+  readonly identityTokens?: IdentityTokens;
+}
+
 /** `jwks` defaults to the services' caches; a reload passes the set built for the new config. */
 export function buildEngine(
   config: Config,
@@ -122,7 +133,10 @@ export interface Serving {
 
 /** The engine `serve` answers with, and its shadow evaluator (authz.shadow, rules' `shadow: true`). */
 export function buildServing(config: Config, services: EngineServices, jwks: ReadonlyMap<string, JwksCache> = services.jwks): Serving {
-  const { engine, loginRedirect } = assemble(config, services, jwks, {});
+  // Only the serving engine signs: explain, policy tests and the shadow policy never do.
+  const identityTokens = services.identityKeys === undefined ? undefined : identityTokensFor(config, services.identityKeys);
+  if (config.identityToken.enabled && identityTokens === undefined) throw new SigningKeyError('authz.identity-token is enabled but these services hold no key ring');
+  const { engine, loginRedirect } = assemble(config, services, jwks, { identityTokens });
   return { engine, loginRedirect, shadow: createShadowEvaluator(config, { loginRedirect, logger: services.logger }) };
 }
 
@@ -130,7 +144,7 @@ function assemble(
   config: Config,
   services: EngineServices,
   jwks: ReadonlyMap<string, JwksCache>,
-  options: BuildEngineOptions,
+  options: AssembleOptions,
 ): { readonly engine: Engine; readonly loginRedirect: RespondContext['loginRedirect'] } {
   // Sessions store (issue 4A): Redis session codecs in the login flow, back-channel logout, the matching session authenticator.
   const store = services.sessionsStore;
@@ -155,6 +169,9 @@ function assemble(
     lockout: services.lockout,
     enabled: config.basicAuth.enabled,
   }));
-  const engine = createEngine(config, { authenticators, flow: sessions.flow, loginRedirect: login.loginRedirect });
+  const engine = createEngine(config, {
+    authenticators, flow: sessions.flow, loginRedirect: login.loginRedirect,
+    ...(options.identityTokens === undefined ? {} : { identityTokens: options.identityTokens }),
+  });
   return { engine, loginRedirect: login.loginRedirect };
 }

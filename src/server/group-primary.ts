@@ -6,9 +6,12 @@
  *   worker's registry (prom-client's AggregatorRegistry.aggregate, with each
  *   metric's `aggregator`) plus the group's own metrics; /readyz is the
  *   group's readiness (below); /healthz says the primary is alive;
+ *   /.well-known/jwks.json the identity token's keys, from the same config
+ *   and key file as the workers' (group-identity-keys.ts);
  * - forwards SIGHUP to every worker (each reloads its config file, as one
- *   process does) and SIGTERM/SIGINT (each drains and exits; the primary
- *   exits once they all have: 0 when they all exited cleanly);
+ *   process does; the primary reloads its identity-token keys) and
+ *   SIGTERM/SIGINT (each drains and exits; the primary exits once they all
+ *   have: 0 when they all exited cleanly);
  * - restarts a worker that exits on its own, after a backoff that grows with
  *   crashes in the last minute; counted in kestra_authz_worker_restarts_total;
  * - holds what must be one for the group: the in-memory lockout counters
@@ -24,6 +27,8 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import { LockoutTracker } from '../authn/lockout.js';
 import { groupRegistry, workerRestartsTotal, workersAlive, workersReady } from '../observability/worker-metrics.js';
+import type { Config } from '../config/types.js';
+import { startGroupIdentityKeys } from './group-identity-keys.js';
 import { GROUP_MESSAGE, isGroupMessage, type GroupEvent, type GroupRequest, type PrimaryMessage, type WorkerMessage } from './group-messages.js';
 import { startManagement, type ManagementServer } from './management.js';
 
@@ -34,6 +39,12 @@ export interface GroupOptions {
   readonly workers: number;
   readonly logger: Logger;
   readonly management: { readonly host: string; readonly port: number };
+  /**
+   * The config the primary loaded, and its file: the management port
+   * publishes the identity token's JWKS from it, re-read on SIGHUP and when
+   * the file changes. Without it the management port answers 404 there.
+   */
+  readonly config?: { readonly initial: Config; readonly path?: string };
   /** Called once every worker listens (the doors' ports as the workers report them; port 0 in the config = chosen once for all). */
   readonly onStarted?: (ports: { readonly grpcPort: number; readonly httpPort: number; readonly managementPort: number }) => void;
 }
@@ -72,6 +83,10 @@ const CRASH_MEMORY_MS = 60_000;
 /** Runs the group until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runGroupPrimary(options: GroupOptions): Promise<number> {
   const { logger } = options;
+  // Before any worker: a key file that cannot be used stops `serve` here, as it would stop each worker.
+  const identityKeys = options.config === undefined
+    ? undefined
+    : startGroupIdentityKeys({ config: options.config.initial, ...(options.config.path === undefined ? {} : { path: options.config.path }), logger });
   const states = new Map<number, WorkerState>();
   const trackers = new Map<string, LockoutTracker>();
   const eventLog: LoggedEvent[] = [];
@@ -262,6 +277,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
   const forwardHangup = () => {
     logger.info({ signal: 'SIGHUP', workers: states.size }, 'forwarding to every worker');
     for (const state of states.values()) state.worker.process.kill('SIGHUP');
+    void identityKeys?.reload();
   };
   process.on('SIGHUP', forwardHangup);
   let stopSignal: (signal: string) => void = () => {};
@@ -293,6 +309,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
     try {
       management = await startManagement(readiness, options.management.host, options.management.port, {
         failingDependencies: () => [...new Set([...states.values()].flatMap((s) => s.failing))],
+        jwks: () => identityKeys?.published(),
         metrics: async () => {
           const workers = await collectMetrics();
           return `${await client.AggregatorRegistry.aggregate(workers as never).metrics()}${await groupRegistry.metrics()}`;
@@ -343,6 +360,7 @@ export async function runGroupPrimary(options: GroupOptions): Promise<number> {
   if (started) logger.info({ signal: await stopRequested }, 'shutting down the worker group');
   await stopWorkers();
   await management?.close();
+  identityKeys?.close();
   process.off('SIGHUP', forwardHangup);
   process.off('SIGTERM', onSigterm);
   process.off('SIGINT', onSigint);

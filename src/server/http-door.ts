@@ -22,7 +22,8 @@ import { BodyReadError, readBoundedBody } from './http-body.js';
 import { forwardedPolicy, type ForwardedPolicy } from './forwarded-headers.js';
 import { authRequestFor, isOwnEndpoint, questionFrom } from './http-request.js';
 import { writeDecision, writeDoorError } from './http-response.js';
-import { countDoorRefusal, decideAtDoor, errorSummary, type Runtime } from './runtime.js';
+import { countDoorRefusal, decideAtDoor, errorSummary, publishedKeys, type Runtime } from './runtime.js';
+import { isJwksRequest, writeJwks } from '../identity/jwks-endpoint.js';
 
 export const DEFAULT_EXT_AUTHZ_PREFIX = '/ext_authz';
 
@@ -87,6 +88,11 @@ export async function startHttpDoor(runtime: Runtime, host: string, port: number
   const initial = settingsFor(runtime.engine.config); // a bad prefix fails at start, not on the first request
 
   const handle = async (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string }): Promise<void> => {
+    if (isJwksRequest(req)) {
+      // Served, not decided: the public keys of the identity token, for whoever verifies it.
+      writeJwks(req, res, publishedKeys(runtime));
+      return;
+    }
     const settings = settingsFor(runtime.engine.config);
     // A reloaded keep-alive timeout applies from the next idle period of each connection.
     if (server.keepAliveTimeout !== settings.keepAliveTimeoutMs) server.keepAliveTimeout = settings.keepAliveTimeoutMs;

@@ -7,6 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registry } from '../observability/metrics.js';
 import type { Runtime } from './runtime.js';
+import { isJwksRequest, writeJwks } from '../identity/jwks-endpoint.js';
+import type { IdentityKeyRing } from '../identity/key-ring.js';
 
 export interface ManagementServer {
   readonly port: number;
@@ -18,12 +20,18 @@ export interface ManagementOptions {
   readonly failingDependencies?: () => readonly string[];
   /** The exposition text (default: this process's registry; a `serve --workers N` primary: the group's, group-primary.ts). */
   readonly metrics?: () => Promise<string>;
+  /** The identity token's key ring while it is enabled (/.well-known/jwks.json); absent or undefined = 404. */
+  readonly jwks?: () => IdentityKeyRing | undefined;
 }
 
 /** `runtime`: anything that says whether to route traffic here now (a worker group's primary: its readiness). */
 export async function startManagement(runtime: Pick<Runtime, 'ready'>, host: string, port: number, options: ManagementOptions = {}): Promise<ManagementServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (isJwksRequest(req)) {
+      writeJwks(req, res, options.jwks?.());
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

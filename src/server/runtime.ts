@@ -14,6 +14,7 @@ import { errorDenial } from '../core/respond.js';
 import { countDecision, countDecisionByAuthMethod, decisionDuration } from '../observability/metrics.js';
 import type { DecisionSpan, DecisionTracer } from '../observability/tracing.js';
 import type { ShadowEvaluator } from './shadow-evaluator.js';
+import type { IdentityKeyRing } from '../identity/key-ring.js';
 
 export type DoorMode = 'grpc' | 'http' | 'cli';
 
@@ -31,6 +32,13 @@ export interface Runtime {
   readonly tracer?: DecisionTracer;
   /** The decision audit log (authz.audit); undefined when off, the default. */
   readonly audit?: AuditLog;
+  /** The identity token's keys, served at /.well-known/jwks.json while authz.identity-token is enabled. */
+  readonly identityKeys?: IdentityKeyRing;
+}
+
+/** The key ring to publish now: undefined while the current config has the identity token off. */
+export function publishedKeys(runtime: Pick<Runtime, 'engine' | 'identityKeys'>): IdentityKeyRing | undefined {
+  return runtime.engine.config.identityToken?.enabled === true ? runtime.identityKeys : undefined;
 }
 
 const NS_PER_S = 1e9;

@@ -14,7 +14,7 @@ import { startGrpcDoor, type GrpcDoor } from './grpc-door.js';
 import { startHttpDoor, type HttpDoor } from './http-door.js';
 import { startManagement, type ManagementServer } from './management.js';
 import { startReadinessLoop, type ReadinessLoop } from './readiness.js';
-import type { Runtime } from './runtime.js';
+import { publishedKeys, type Runtime } from './runtime.js';
 import type { WorkerLink } from './worker-link.js';
 
 export interface RunningService {
@@ -53,7 +53,10 @@ export async function startService(config: Config, options: StartOptions = {}): 
   // Off by default: then undefined, and a door pays one check (runtime.ts).
   const audit = createAuditLog(config.audit, logger);
   const serving = buildServing(config, services);
-  const runtime: Runtime = { engine: serving.engine, shadow: serving.shadow, logger, ready: false, tracer, audit };
+  const runtime: Runtime = {
+    engine: serving.engine, shadow: serving.shadow, logger, ready: false, tracer, audit,
+    ...(services.identityKeys === undefined ? {} : { identityKeys: services.identityKeys }),
+  };
   configReloadsTotal.labels('success').inc();
   configLastReloadSuccess.set(Date.now() / 1000);
   buildInfo.labels(options.version ?? 'dev', process.version).set(1);
@@ -66,6 +69,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     if (options.group === undefined) {
       management = await startManagement(runtime, config.listen.management.host, config.listen.management.port, {
         failingDependencies: () => readiness?.failing() ?? [],
+        jwks: () => publishedKeys(runtime),
       });
     } else {
       // Before any request: the logouts other workers took before this one started.

@@ -1,5 +1,5 @@
 /**
- * The config keys of service identities (docs/mesh-identity-services.md):
+ * The config keys of service identities (docs/mesh-identity.md):
  * `authz.http.client-cert-header`, bindings' `service`, rules'
  * `match.principals` — accepted forms, and every mistake named with its line.
  */

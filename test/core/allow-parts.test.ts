@@ -7,12 +7,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileHeaderPolicy } from '../../src/core/header-policy.js';
-import { allow, AllowPartsMemo, type RespondContext } from '../../src/core/respond.js';
-import { NO_HEADERS } from '../../src/core/decision.js';
+import { allow as allowing, AllowPartsMemo, type RespondContext } from '../../src/core/respond.js';
+import { NO_HEADERS, type Decision } from '../../src/core/decision.js';
 import { createAuthRequest } from '../../src/core/auth-request.js';
 import type { Identity } from '../../src/core/identity.js';
 import type { Config } from '../../src/config/types.js';
 import { encodeCheckResponse } from '../../src/server/check-response-wire.js';
+
+/** Without an identity token the answer is synchronous. */
+function allow(...args: Parameters<typeof allowing>): Decision {
+  const decision = allowing(...args);
+  assert.ok(!(decision instanceof Promise), 'an allow without an identity token is synchronous');
+  return decision;
+}
 
 const headers = compileHeaderPolicy({
   headers: { user: 'x-kestra-user', email: 'x-kestra-email', groups: 'x-kestra-groups', tenant: 'x-kestra-tenant' },

@@ -15,12 +15,11 @@ import { anchorsOf, docFiles, githubSlug, linksOf, readDoc, REPO_ROOT } from '..
  * Empty this list once they are merged: from then on they must exist.
  */
 const PAGES_ADDED_BY_OTHER_BRANCHES = new Set([
-  'docs/mesh-identity.md',
   'docs/recipes/keep-alive.md',
   'docs/performance-first-verification.md',
 ]);
-/** Pages those branches replace (mesh-identity.md replaces it): no longer linked, still here until they merge. */
-const PAGES_REPLACED_BY_OTHER_BRANCHES = new Set(['docs/mesh-identity-services.md']);
+/** Pages those branches replace: no longer linked, still here until they merge. */
+const PAGES_REPLACED_BY_OTHER_BRANCHES = new Set<string>([]);
 
 async function exists(path: string): Promise<boolean> {
   return stat(join(REPO_ROOT, path)).then(() => true, () => false);

@@ -1,5 +1,5 @@
 /**
- * Service identities end to end (docs/mesh-identity-services.md): the real
+ * Service identities end to end (docs/mesh-identity.md): the real
  * service on free ports; the gRPC door with Envoy-shaped CheckRequests
  * carrying `source.principal` / `source.certificate`, a real JWKS for the
  * user tokens; the HTTP door with Envoy's x-forwarded-client-cert, off and on.

@@ -233,33 +233,46 @@ export interface NginxOptions {
   readonly port?: number;
 }
 
+/** The temp directories nginxMainConfig points nginx at (inside its `dir`). */
+export const NGINX_TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'] as const;
+
+/** The temp directories nginxMainConfig points nginx at, made inside `dir`. */
+export async function mkdirNginxTemps(dir: string): Promise<void> {
+  for (const sub of NGINX_TEMP_DIRS) await mkdir(join(dir, sub), { recursive: true });
+}
+
+/**
+ * A whole nginx.conf around an `http {}` body, every file nginx writes kept
+ * in `dir` (pid, error log, temp paths: see mkdirNginxTemps), so a test or a
+ * bench runs nginx unprivileged and leaves nothing behind.
+ */
+export function nginxMainConfig(dir: string, httpBody: string, workerConnections = 512): string {
+  // As root nginx would drop its workers to `nobody`, who cannot use our 0700 temp dir.
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  return `${user}worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections ${workerConnections}; }
+http {
+  access_log off;
+${NGINX_TEMP_DIRS.map((sub) => `  ${sub}_temp_path ${join(dir, sub)};`).join('\n')}
+${httpBody}
+}
+`;
+}
+
 export async function startNginx(options: NginxOptions): Promise<RunningProxy> {
   if (!(await isExecutable(NGINX_PATH))) throw new ProxyUnavailableError(`${NGINX_PATH} not found`);
   return launchOnFreePort('nginx', async (port, dir) => {
-    for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub));
+    await mkdirNginxTemps(dir);
     const server = typeof options.server === 'function' ? options.server(port) : options.server;
-    // As root nginx would drop its workers to `nobody`, who cannot use our 0700 temp dir.
-    const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-    const configText = `${user}worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-${indent(options.http ?? '')}
+    const configText = nginxMainConfig(dir, `${indent(options.http ?? '')}
   server {
     listen 127.0.0.1:${port}${options.tls ? ' ssl' : ''};${options.tls ? `
     ssl_certificate ${options.tls.cert};
     ssl_certificate_key ${options.tls.key};` : ''}
 ${indent(indent(server))}
-  }
-}
-`;
+  }`);
     const file = join(dir, 'nginx.conf');
     await writeFile(file, configText);
     return { name: 'nginx', command: NGINX_PATH, args: ['-c', file, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], dir, port, configText };

@@ -8,11 +8,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CADDY_PATH, NGINX_PATH, proxySkipReason } from '../helpers/proxies.js';
+import { CADDY_PATH, mkdirNginxTemps, NGINX_PATH, nginxMainConfig, proxySkipReason } from '../helpers/proxies.js';
 import { fencedBlocks, readDoc } from '../helpers/doc-files.js';
 
 const run = promisify(execFile);
@@ -51,22 +51,8 @@ describe('documented proxy recipes are valid configs for the real proxies', () =
     const recipe = loopbackHosts(await firstBlock('docs/recipes/nginx.md', '```nginx'));
     assert.match(recipe, /keepalive 32;/, 'the recipe keeps connections to the door');
     await withDir('kauthz-nginx-t-', async (dir) => {
-      for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub));
-      const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-      const configText = `${user}worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-${recipe}
-}
-`;
+      await mkdirNginxTemps(dir);
+      const configText = nginxMainConfig(dir, recipe, 64);
       const file = join(dir, 'nginx.conf');
       await writeFile(file, configText);
       await check(NGINX_PATH, ['-t', '-q', '-c', file, '-p', dir, '-e', join(dir, 'error.log')], configText);

@@ -106,7 +106,10 @@ describe('serve --workers 2: one service on the outside', () => {
     const jar = await pollUntil(() => formLogin(group, 'eve', 'eve-password-1').catch(() => undefined), (j) => j !== undefined, { timeoutMs: 10_000, intervalMs: 300 });
     assert.ok(jar, 'eve can log in');
     const copy = new Map(jar);
-    for (const answer of await onEveryWorker(group, copy)) assert.deepEqual(answer, { user: 'eve' });
+    // Each worker reads the users file the CLI just wrote on its own watch: a
+    // loaded host can show eve to one worker a moment before the other.
+    const everyWorkerKnowsEve = await pollUntil(() => onEveryWorker(group, copy), (answers) => answers.every((a) => a.user === 'eve'), { timeoutMs: 10_000, intervalMs: 300 });
+    for (const answer of everyWorkerKnowsEve) assert.deepEqual(answer, { user: 'eve' });
     assert.equal((await formLogout(group, jar)).status, 302);
     // No waiting: the logout answered only once every worker had the session on its list.
     for (const answer of await onEveryWorker(group, copy)) {
