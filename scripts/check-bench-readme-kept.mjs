@@ -17,13 +17,21 @@ const normalize = (line) => line.trim().replace(/^#{1,6}\s+/, '');
 
 const old = execFileSync('git', ['show', `${ref}:bench/README.md`], { encoding: 'utf8', maxBuffer: 1 << 26 });
 const now = new Set(readFileSync('bench/README.md', 'utf8').split('\n').map(normalize));
+/** Substrings of old lines updated on purpose since (a flag's documented default changed), and why. */
+const REWRITTEN = [
+  ['| `--only null,cached,cached-2w,unique` | these four |', 'issue 16 part 2: the default set gained forged and forged-replay'],
+];
+
 const missing = [];
 let checked = 0;
+let rewritten = 0;
 old.split('\n').forEach((line, i) => {
   if (line.trim() === '') return;
   checked++;
-  if (!now.has(normalize(line))) missing.push(`${i + 1}: ${line}`);
+  if (now.has(normalize(line))) return;
+  if (REWRITTEN.some(([part]) => line.includes(part))) { rewritten++; return; }
+  missing.push(`${i + 1}: ${line}`);
 });
-console.log(`${ref}:bench/README.md — ${checked} non-blank lines; ${checked - missing.length} found in bench/README.md, ${missing.length} missing`);
+console.log(`${ref}:bench/README.md — ${checked} non-blank lines; ${checked - rewritten - missing.length} found in bench/README.md, ${rewritten} updated on purpose, ${missing.length} missing`);
 for (const m of missing) console.log(`  missing ${m}`);
 process.exit(missing.length ? 1 : 0);
