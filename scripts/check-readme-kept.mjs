@@ -62,6 +62,8 @@ const REWRITTEN = [
   ['(0.50×), which is the floor for "verify every call" on this stack. On a', 'performance: first verification without the thread hop'],
   ['slower AMD EPYC VM: 0.40× against a floor of 0.48–0.56×; there jose and', 'performance: first verification without the thread hop'],
   ['WebCrypto spend ~120 µs per token on a 25 µs RSA operation.', 'performance: first verification without the thread hop'],
+  // serve --workers: the primary re-reads the config file too (the identity token's JWKS on the management port).
+  ['process does; each also watches the file), and **SIGTERM/SIGINT**: every', 'operations: the primary re-reads it too'],
   // Development commands that pointed at "this README" / "above".
   ['npm run demo          # the one-command demo above', 'now: (getting-started.md)'],
   ['npm run docs:config    # regenerate the configuration reference in this README', 'now: in docs/configuration.md'],
