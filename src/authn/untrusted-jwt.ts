@@ -19,9 +19,9 @@ export interface UntrustedJwt {
   readonly header: Readonly<Record<string, unknown>>;
   readonly claims: Readonly<Record<string, unknown>>;
   /**
-   * Both segments decoded to valid UTF-8: then header and claims are what
-   * jose's strict decoder reads too, and the verifier may reuse them
-   * (jws-verify.ts, PreRead) instead of decoding the token again.
+   * Both segments decoded to valid UTF-8: then the header is what jose's
+   * strict decoder reads too, and the verifier may reuse it (jws-verify.ts,
+   * PreRead) instead of decoding the token again.
    */
   readonly utf8: boolean;
 }
