@@ -16,7 +16,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
 import { loadConfigFile } from '../../src/config/load-config.js';
@@ -29,7 +29,7 @@ import { createAuthzClient, headerOf, type AuthzClient } from '../helpers/grpc-c
 import { envoyCheckRequest } from '../helpers/envoy-check-request.js';
 import { loadManifests, only, selects } from './manifests.js';
 import { extensionProviders } from './mesh-config-schema.js';
-import { configMapText, containerEnv, deployedConfig, service } from './k8s-objects.js';
+import { containerEnv, deployedConfig, offlineDeployedConfigTree, service } from './k8s-objects.js';
 import { validateStrict } from './strict-model.js';
 
 const FILE = 'deploy/istio/identity-token.yaml';
@@ -123,17 +123,9 @@ describe('our token, verified as the RequestAuthentication verifies it (real ser
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kauthz-istio-token-'));
-    // The deployed config minus the network (IdP, JWKS, Redis), plus Basic users and the identity token on.
-    const tree = parse(configMapText());
-    tree.kestra.security['basic-auth'].enabled = true;
-    tree.micronaut.security.oauth2 = { enabled: false };
-    delete tree.authz.bearer;
-    tree.authz.listen = { grpc: '127.0.0.1:0', http: '127.0.0.1:0', management: '127.0.0.1:0' };
-    tree.authz.sessions = { store: 'cookie' };
-    tree.authz.users = { file: join(dir, 'users.yaml') };
-    tree.authz.log = { level: 'silent' };
+    // The deployed config offline (k8s-objects.ts), plus the identity token on.
+    const tree = offlineDeployedConfigTree(dir);
     tree.authz['identity-token'] = { enabled: true };
-    tree.kestra.encryption['secret-key'] = containerEnv().KESTRA_SECRET;
     const path = join(dir, 'config.yaml');
     await writeFile(path, stringify(tree));
     await createUsersWithCli(path, ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'developer']);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
@@ -25,7 +25,7 @@ import { createUsersWithCli } from '../helpers/cli-users.js';
 import { checkThroughHttpProvider, type ClientRequest, type Outcome } from './istio-http-ext-authz.js';
 import { loadDocuments, loadManifests, only, selects, type Manifest } from './manifests.js';
 import { anyMatches, extensionProviders, type ExtensionProvider, type HttpProvider } from './mesh-config-schema.js';
-import { configMapText, container, containerEnv, deployedConfig, deployment, k8s, service } from './k8s-objects.js';
+import { container, containerEnv, deployedConfig, deployment, k8s, offlineDeployedConfigTree, service } from './k8s-objects.js';
 import { validateStrict } from './strict-model.js';
 
 const ISTIO_FILES = [
@@ -215,18 +215,8 @@ describe('the HTTP provider\'s header lists, applied like a sidecar, against the
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kauthz-istio-'));
-    // The deployed config, minus what needs a network (IdP, JWKS, Redis),
-    // plus Basic users in a file: headers, prefix, rules, roles unchanged.
-    const tree = parse(configMapText());
-    tree.kestra.security['basic-auth'].enabled = true;
-    tree.micronaut.security.oauth2 = { enabled: false };
-    delete tree.authz.bearer;
-    tree.authz.listen = { grpc: '127.0.0.1:0', http: '127.0.0.1:0', management: '127.0.0.1:0' };
-    tree.authz.sessions = { store: 'cookie' };
-    tree.authz.users = { file: join(dir, 'users.yaml') };
-    tree.authz.log = { level: 'silent' };
-    // The CLI below reads the file with its own environment: resolve the one placeholder left.
-    tree.kestra.encryption['secret-key'] = containerEnv().KESTRA_SECRET;
+    // The deployed config offline (k8s-objects.ts): headers, prefix, rules, roles unchanged.
+    const tree = offlineDeployedConfigTree(dir);
     const path = join(dir, 'config.yaml');
     await writeFile(path, stringify(tree));
     await createUsersWithCli(path, ['--username', 'ops', '--password', 'correct-horse-1', '--groups', 'developer']);

@@ -4,7 +4,8 @@
  * environment (the Deployment maps them 1:1), shared by the Kubernetes and
  * Istio manifest tests.
  */
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
+import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/types.js';
 import { loadManifests, only, type Manifest } from './manifests.js';
@@ -68,4 +69,23 @@ export function containerEnv(): Record<string, string> {
 export function deployedConfig(): Config {
   const path = configPathArg();
   return parseConfig(configMapText(), path, containerEnv(), posix.dirname(path));
+}
+
+/**
+ * The deployed config as a tree to run in a test: minus what needs a network
+ * (IdP, JWKS, Redis), plus Basic users in `dir`/users.yaml, every port
+ * ephemeral on loopback, silent logs, the Secret's key resolved (the CLI reads
+ * the file with its own environment). Headers, prefix, rules and roles unchanged.
+ */
+export function offlineDeployedConfigTree(dir: string): any {
+  const tree = parse(configMapText());
+  tree.kestra.security['basic-auth'].enabled = true;
+  tree.micronaut.security.oauth2 = { enabled: false };
+  delete tree.authz.bearer;
+  tree.authz.listen = { grpc: '127.0.0.1:0', http: '127.0.0.1:0', management: '127.0.0.1:0' };
+  tree.authz.sessions = { store: 'cookie' };
+  tree.authz.users = { file: join(dir, 'users.yaml') };
+  tree.authz.log = { level: 'silent' };
+  tree.kestra.encryption['secret-key'] = containerEnv().KESTRA_SECRET;
+  return tree;
 }
