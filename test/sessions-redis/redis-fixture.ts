@@ -141,7 +141,22 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
+/**
+ * A port from freePort() is free when asked, not when the replica binds it: an
+ * outgoing connection of this or another process (Redis, the IdP, a browser)
+ * may take it as its source port in between. A replica that fails to start on
+ * EADDRINUSE is started again on fresh ports, a few times.
+ */
 export async function startReplica(s: ReplicaSettings): Promise<Replica> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startReplicaOnce(s);
+    if (typeof started !== 'string') return started;
+    if (!started.includes('EADDRINUSE') || attempt === 3) assert.fail(`replica ${s.name} did not start:\n${started}`);
+  }
+}
+
+/** The replica, or its output when it did not become healthy (then it is killed). */
+async function startReplicaOnce(s: ReplicaSettings): Promise<Replica | string> {
   const [grpc, http, management] = [await freePort(), await freePort(), await freePort()];
   const configPath = join(s.dir, `${s.name}.yaml`);
   await writeFile(configPath, `
@@ -178,7 +193,7 @@ ${(s.authz ?? '').split('\n').filter(Boolean).map((line) => `  ${line}`).join('\
   if (!(await ready())) {
     // Not left running (a worker group's workers exit with their primary).
     child.kill('SIGKILL');
-    assert.fail(`replica ${s.name} did not start:\n${out}`);
+    return out;
   }
   const client: AuthzClient = createAuthzClient(grpc);
   return {
