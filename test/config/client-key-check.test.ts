@@ -10,19 +10,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConfigCheck } from '../../src/cli/config-check-command.js';
-import { SECRET, yamlLines } from './config-problems.js';
+import { oauthClientLines, SECRET, yamlLines } from './config-problems.js';
 
 const CONFIG = yamlLines(
   `kestra: { encryption: { secret-key: "${SECRET}" } }`,
-  'micronaut:',
-  '  security:',
-  '    oauth2:',
-  '      enabled: true',
-  '      clients:',
-  '        llng:',
-  '          client-id: kestra-prod',
-  '          token: { auth-method: private_key_jwt }',
-  '          openid: { issuer: https://auth.example.com }',
+  ...oauthClientLines('llng', 'token: { auth-method: private_key_jwt }'),
   'authz:',
   '  external-url: https://kestra.example.com',
   '  identity-token: { enabled: true, key-file: identity.pem }',

@@ -30,3 +30,22 @@ export function load(text: string, env: NodeJS.ProcessEnv = {}): Config {
 export function where(problems: readonly ConfigProblem[]): [string, number | undefined][] {
   return problems.map((p) => [p.key, p.line]);
 }
+
+/**
+ * `micronaut.security.oauth2.clients.<name>` as YAML lines: client id
+ * `kestra-prod`, issuer `https://auth.example.com`, plus `clientKeys` (each a
+ * `key: value` line of that client).
+ */
+export function oauthClientLines(name: string, ...clientKeys: string[]): string[] {
+  return [
+    'micronaut:',
+    '  security:',
+    '    oauth2:',
+    '      enabled: true',
+    '      clients:',
+    `        ${name}:`,
+    '          client-id: kestra-prod',
+    ...clientKeys.map((line) => `          ${line}`),
+    '          openid: { issuer: https://auth.example.com }',
+  ];
+}

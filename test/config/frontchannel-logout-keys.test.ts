@@ -6,17 +6,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { load, problemsOf, where, yamlLines } from './config-problems.js';
+import { load, oauthClientLines, problemsOf, where, yamlLines } from './config-problems.js';
 
 const yaml = (...authzOidc: string[]) => yamlLines(
-  'micronaut:',
-  '  security:',
-  '    oauth2:',
-  '      enabled: true',
-  '      clients:',
-  '        llng:',
-  '          client-id: kestra-prod',
-  '          openid: { issuer: https://auth.example.com }',
+  ...oauthClientLines('llng'),
   'authz:',
   '  oidc:',
   ...authzOidc,

@@ -123,18 +123,9 @@ describe('client authentication at the token endpoint', () => {
   });
 
   test('config: Micronaut spellings accepted; a method without its credential, tls_client_auth and unknown client names are problems', async () => {
-    const { load, problemsOf, yamlLines } = await import('../config/config-problems.js');
+    const { load, oauthClientLines, problemsOf, yamlLines } = await import('../config/config-problems.js');
     const yaml = (method: string, extra: string[] = [], secret = true) => yamlLines(
-      'micronaut:',
-      '  security:',
-      '    oauth2:',
-      '      enabled: true',
-      '      clients:',
-      '        llng:',
-      '          client-id: kestra-prod',
-      ...(secret ? ['          client-secret: s'] : []),
-      `          token: { auth-method: ${method} }`,
-      '          openid: { issuer: https://auth.example.com }',
+      ...oauthClientLines('llng', ...(secret ? ['client-secret: s'] : []), `token: { auth-method: ${method} }`),
       ...extra,
     );
     for (const spelling of ['client_secret_post', 'CLIENT_SECRET_POST', 'client-secret-post']) {
