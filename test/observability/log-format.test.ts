@@ -169,8 +169,15 @@ describe('kestra-authz serve: the log format chosen', () => {
     await writeFile(join(dir, 'users.yaml'), 'users: []\n', { mode: 0o600 });
     const args = [BIN, 'serve', '--config', configPath, '--workers', '1', ...flag];
     // script(1) gives the server a pseudo-terminal as stdout, as an operator's shell does.
+    // It runs the command through $SHELL -c; `exec` makes the server replace that
+    // shell, for dash (sh when SHELL is unset, as in CI) would otherwise also get
+    // the Ctrl-C below and, once the server had exited 0, die of it (130).
+    // SHELL is pinned to sh so every machine runs what CI runs.
     const child = terminal
-      ? spawn('script', ['-qfec', [process.execPath, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn('script', ['-qfec', `exec ${[process.execPath, ...args].map((a) => `'${a}'`).join(' ')}`, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, SHELL: '/bin/sh' },
+      })
       : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
