@@ -89,7 +89,8 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
   let denied = 0;
   let transportErrors = 0;
   let serverCloses = 0;
-  let phase: LoadPhase = 'warmup';
+  // No warm-up asked: measure from the first request (a zero-length window would race the first answers).
+  let phase: LoadPhase = options.warmupS > 0 ? 'warmup' : 'measure';
   let inFlight = 0;
   let sentTotal = 0;
   let connectionsOpened = 0;
@@ -222,10 +223,12 @@ export async function runRawH1Load(options: RawH1LoadOptions): Promise<RawH1Load
     open = startOpenLoop(rps, connections, (_slot, scheduledAt) => send(idle[--idleCount]!, scheduledAt));
   }
 
-  await windowOf(options.warmupS * 1000);
-  histogram.reset();
-  open?.resetCounters();
-  phase = 'measure';
+  if (phase === 'warmup') {
+    await windowOf(options.warmupS * 1000);
+    histogram.reset();
+    open?.resetCounters();
+    phase = 'measure';
+  }
   const stopCpuWatch = watchCpu(options.serverPid);
   const measureStart = performance.now();
   await windowOf(options.durationS * 1000);

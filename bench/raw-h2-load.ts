@@ -117,7 +117,8 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
   const grpcErrors: Record<string, number> = {};
   let transportErrors = 0;
   const interval = { allowed: 0, denied: 0, errors: 0 };
-  let phase: LoadPhase = 'warmup';
+  // No warm-up asked: measure from the first request (a zero-length window would race the first answers).
+  let phase: LoadPhase = options.warmupS > 0 ? 'warmup' : 'measure';
   let inFlight = 0;
   let sentTotal = 0;
   let connectionsOpened = 0;
@@ -340,13 +341,15 @@ export async function runRawLoad(options: RawLoadOptions): Promise<RawLoadResult
     setImmediate(loop);
   }
 
-  await windowOf(options.warmupS * 1000);
-  histogram.reset();
-  intervalHistogram.reset();
-  sendLag.reset();
-  intervalLag.reset();
-  maxBacklog = backlogCount;
-  phase = 'measure';
+  if (phase === 'warmup') {
+    await windowOf(options.warmupS * 1000);
+    histogram.reset();
+    intervalHistogram.reset();
+    sendLag.reset();
+    intervalLag.reset();
+    maxBacklog = backlogCount;
+    phase = 'measure';
+  }
   const stopCpuWatch = watchCpu(options.serverPid);
   const measureStart = performance.now();
 
