@@ -25,6 +25,7 @@ import type { BearerIssuerConfig, Config, TokenSource } from '../config/types.js
 import { identityFromClaims } from './claims-identity.js';
 import type { JwksCache, KeyLookup } from './jwks-cache.js';
 import { verifyJwtSync, type PreRead } from './jws-verify.js';
+import { firstVerifications } from './verification-batch.js';
 import { ASYMMETRIC_JWS_ALGORITHMS } from './jwks-keys.js';
 import { ALG_NOT_ALLOWED, ISSUED_IN_FUTURE, MALFORMED, UNTRUSTED_ISSUER, bearerFailure, failureFromJoseError, typeFailure } from './jwt-failure.js';
 import { TokenCache, type CachedFailure, type CachedToken } from './token-cache.js';
@@ -121,6 +122,9 @@ export class BearerAuthenticator implements Authenticator {
   /** Per source index: the issuers (by `iss`) that accept tokens from that source. */
   readonly #issuersBySource: readonly ReadonlyMap<string, IssuerPlan>[];
   readonly #cache: TokenCache;
+  /** Verifications under way, by token cache key: requests with the same token wait for the one verification. */
+  readonly #pending = new Map<string, Promise<AuthnResult>>();
+  #verifications = 0;
   readonly #userClaims: readonly string[];
   readonly #clockToleranceSeconds: number;
   readonly #now: () => number;
@@ -171,7 +175,16 @@ export class BearerAuthenticator implements Authenticator {
     return this.#cache;
   }
 
-  /** Synchronous for no token, a refused size and a cache hit; a promise only when the token must be verified. */
+  /** Verifications started by this instance (a token answered from the cache or a pending verification starts none). */
+  get verifications(): number {
+    return this.#verifications;
+  }
+
+  /**
+   * Synchronous for no token, a refused size, a cache hit and a token refused
+   * before its signature is looked at; a promise when the signature must be
+   * checked (in this turn's batch, verification-batch.ts) or the keys fetched.
+   */
   authenticate(req: AuthRequest): AuthnResult | Promise<AuthnResult> {
     const found = findToken(req, this.#sources);
     if (!found) return SKIP;
@@ -182,6 +195,9 @@ export class BearerAuthenticator implements Authenticator {
     const key = TokenCache.keyOf(token, source.index);
     const cached = this.#cache.get(key);
     if (cached) return cached;
+    // The same token again before its verification has ended (one turn's batch, or a JWKS fetch): one verification.
+    const pending = this.#pending.get(key);
+    if (pending) return pending;
     const badShape = shapeFailure(token);
     if (badShape) return badShape;
     let outcome: Verified | CachedFailure | Promise<Verified | CachedFailure>;
@@ -191,8 +207,11 @@ export class BearerAuthenticator implements Authenticator {
       // A bug of ours, not the token's fault: refuse (500), never allow, never cache.
       return INTERNAL;
     }
-    // A promise only when the issuer's keys must be fetched first (or jose verifies): the common case stays synchronous.
-    return outcome instanceof Promise ? this.#rememberLater(outcome, key) : this.#remember(outcome, key);
+    // Synchronous when the token is refused before any signature check (untrusted issuer, alg, kid…).
+    if (!(outcome instanceof Promise)) return this.#remember(outcome, key);
+    const later = this.#rememberLater(outcome, key);
+    this.#pending.set(key, later);
+    return later;
   }
 
   async #rememberLater(pending: Promise<Verified | CachedFailure>, key: string): Promise<AuthnResult> {
@@ -200,8 +219,10 @@ export class BearerAuthenticator implements Authenticator {
     try {
       outcome = await pending;
     } catch {
+      this.#pending.delete(key);
       return INTERNAL;
     }
+    this.#pending.delete(key);
     return this.#remember(outcome, key);
   }
 
@@ -249,10 +270,15 @@ export class BearerAuthenticator implements Authenticator {
         break;
     }
     const now = this.#now();
-    if (found.fast) {
-      // jws-verify.ts: jose's checks, crypto.verify on the event loop (no WebCrypto thread-pool hop).
-      const verified = verifyJwtSync(token, found.fast, this.#joseOptions(plan, now, plan.algorithmSet), preRead);
-      return verified.ok ? this.#accept(verified.header, verified.payload, plan, now) : failureFromJoseError(verified.error);
+    this.#verifications++;
+    const fast = found.fast;
+    if (fast) {
+      // jws-verify.ts: jose's checks, crypto.verify on the event loop (no WebCrypto thread-pool hop),
+      // with the other first verifications of this turn (verification-batch.ts).
+      return firstVerifications.run(() => {
+        const verified = verifyJwtSync(token, fast, this.#joseOptions(plan, now, plan.algorithmSet), preRead);
+        return verified.ok ? this.#accept(verified.header, verified.payload, plan, now) : failureFromJoseError(verified.error);
+      });
     }
     return jwtVerify(token, found.key, this.#joseOptions(plan, now, plan.algorithms)).then(
       ({ payload, protectedHeader }) => this.#accept(protectedHeader, payload, plan, now),

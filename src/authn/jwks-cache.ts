@@ -196,7 +196,8 @@ export class JwksCache {
    * getKey without waiting: the answer when the keys held give one (a key —
    * starting a background refresh when the set is stale — or an ambiguous
    * match); undefined when only a fetch could tell (getKey then waits for it).
-   * Lets a token whose key is known be verified without a promise.
+   * Lets a token whose key is known be verified in this turn's batch
+   * (verification-batch.ts) without waiting for a fetch first.
    */
   keyNow(alg: string, kid: string | undefined): KeyLookup | undefined {
     const first = this.#keys?.lookup(alg, kid);
