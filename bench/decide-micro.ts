@@ -23,6 +23,12 @@
  * IDENTITY_TOKEN=on turns authz.identity-token on: every allow also carries
  * the signed identity token (signed once, then reused until its renewal).
  *
+ * IN_FLIGHT=N (default 1) decides N Checks at a time and awaits them together,
+ * as a loaded server gets them: with `--credential unique|forged` the first
+ * verifications of each group then run in one batch (verification-batch.ts),
+ * one event-loop turn per group. With 1, each such Check waits a turn alone,
+ * and *decide* includes that wait.
+ *
  * `--credential bearer` (default): one RS256 token, a token-cache hit.
  * `--credential unique`: 20,000 distinct RS256 tokens cycled (the bench's
  * *unique* scenario in process: every Check a cache miss and a verification);
@@ -49,6 +55,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { parse, stringify } from 'yaml';
 import { shadowEvaluationsTotal } from '../src/observability/metrics.js';
 import { buildServing, createEngineServices } from '../src/server/build-engine.js';
+import type { AuthRequest } from '../src/core/auth-request.js';
 import { authRequestFromCheckBytes } from '../src/server/check-request-wire.js';
 import { encodeCheckResponse } from '../src/server/check-response-wire.js';
 import { AUTHORIZATION_SERVICE, loadExtAuthzDefinition } from '../src/server/envoy-protos.js';
@@ -63,6 +70,8 @@ const SHADOW = process.env.SHADOW ?? 'off';
 const YIELD_EVERY = Number(process.env.YIELD_EVERY ?? 64);
 const PRINCIPAL = process.env.PRINCIPAL ?? '';
 const IDENTITY_TOKEN = process.env.IDENTITY_TOKEN === 'on';
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 1);
+if (!Number.isInteger(IN_FLIGHT) || IN_FLIGHT < 1) throw new Error(`IN_FLIGHT=${process.env.IN_FLIGHT}: a whole number ≥ 1`);
 
 /** The bench config with the shadow policy SHADOW asks for. */
 function withShadow(path: string, dir: string): string {
@@ -220,18 +229,21 @@ async function main(): Promise<void> {
 
   const timings = { decode: 0n, decide: 0n, render: 0n, deferred: 0n };
   const started = process.hrtime.bigint();
-  for (let i = 0; i < ITERATIONS; i++) {
+  // IN_FLIGHT Checks at a time: decoded, decided together (as a socket read's worth reaches the server), encoded.
+  for (let i = 0; i < ITERATIONS; i += IN_FLIGHT) {
+    const group = Math.min(IN_FLIGHT, ITERATIONS - i);
     const t0 = process.hrtime.bigint();
-    const req = authRequestFromCheckBytes(frames[i % frames.length]!)!;
+    const reqs: AuthRequest[] = [];
+    for (let j = 0; j < group; j++) reqs.push(authRequestFromCheckBytes(frames[(i + j) % frames.length]!)!);
     const t1 = process.hrtime.bigint();
-    const decision = await decideAtDoor(runtime, req, 'grpc');
+    const decisions = group === 1 ? [await decideAtDoor(runtime, reqs[0]!, 'grpc')] : await Promise.all(reqs.map((req) => decideAtDoor(runtime, req, 'grpc')));
     const t2 = process.hrtime.bigint();
-    encodeCheckResponse(decision);
+    for (const decision of decisions) encodeCheckResponse(decision);
     const t3 = process.hrtime.bigint();
     timings.decode += t1 - t0;
     timings.decide += t2 - t1;
     timings.render += t3 - t2;
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+    if (Math.floor((i + group) / YIELD_EVERY) > Math.floor(i / YIELD_EVERY)) {
       await yieldToLoop();
       timings.deferred += process.hrtime.bigint() - t3;
     }
