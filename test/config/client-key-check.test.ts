@@ -9,7 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConfigCheck } from '../../src/cli/config-check-command.js';
+import { configCheckOutput } from '../helpers/config-check.js';
 import { oauthClientLines, SECRET, yamlLines } from './config-problems.js';
 
 const CONFIG = yamlLines(
@@ -30,11 +30,7 @@ test('config check lists every unusable key file (client assertion key and ident
   try {
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, CONFIG);
-    const run = async () => {
-      const out: string[] = [];
-      const code = await runConfigCheck(['--config', configPath], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
-      return { code, text: out.join('\n') };
-    };
+    const run = () => configCheckOutput(configPath);
 
     const missing = await run();
     assert.equal(missing.code, 1);

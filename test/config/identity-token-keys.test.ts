@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConfigCheck } from '../../src/cli/config-check-command.js';
+import { configCheckOutput } from '../helpers/config-check.js';
 import { load, problemsOf, SECRET, where, yamlLines } from './config-problems.js';
 
 const head = [`kestra: { encryption: { secret-key: "${SECRET}" } }`, 'authz:'];
@@ -58,11 +58,7 @@ test('config check reads the key file: an unusable one fails the check, naming t
   try {
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, yamlLines(...head, '  external-url: https://kestra.example.com', '  identity-token: { enabled: true, key-file: identity.pem }'));
-    const run = async () => {
-      const out: string[] = [];
-      const code = await runConfigCheck(['--config', configPath], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
-      return { code, text: out.join('\n') };
-    };
+    const run = () => configCheckOutput(configPath);
     const missing = await run();
     assert.equal(missing.code, 1);
     assert.match(missing.text, /identity\.pem: cannot be read \(ENOENT\)/);
