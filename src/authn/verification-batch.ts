@@ -8,8 +8,9 @@
  * (~21 µs alone), and a unique-token Check cost ~60 µs more than the same
  * Check with the signature check skipped: the RSA code and the request
  * handling evict each other from the CPU's caches. Run together after the
- * turn's I/O (setImmediate), the same server answers 7–18 % more
- * unique-token Checks (bench/README.md, "first verifications in a batch").
+ * turn's I/O (setImmediate), the same server answered 10–112 % more
+ * unique-token Checks than the build before, pair by pair, +32 % by the
+ * medians (bench/README.md, "first verifications in a batch").
  * The wait is the rest of the current turn: a request that needs a
  * verification was going to wait for the ones handled before it anyway.
  *
