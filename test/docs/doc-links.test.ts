@@ -10,17 +10,6 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { anchorsOf, docFiles, githubSlug, linksOf, readDoc, REPO_ROOT } from '../helpers/doc-files.js';
 
-/**
- * Pages other branches are writing, linked from the index pages already.
- * Empty this list once they are merged: from then on they must exist.
- */
-const PAGES_ADDED_BY_OTHER_BRANCHES = new Set([
-  'docs/recipes/keep-alive.md',
-  'docs/performance-first-verification.md',
-]);
-/** Pages those branches replace: no longer linked, still here until they merge. */
-const PAGES_REPLACED_BY_OTHER_BRANCHES = new Set<string>([]);
-
 async function exists(path: string): Promise<boolean> {
   return stat(join(REPO_ROOT, path)).then(() => true, () => false);
 }
@@ -53,7 +42,7 @@ describe('documentation links', () => {
         const where = `${file}:${line}: ${target}`;
         if (path.startsWith('..')) { broken.push(`${where} (outside the repository)`); continue; }
         if (!(await exists(path))) {
-          if (!PAGES_ADDED_BY_OTHER_BRANCHES.has(path)) broken.push(`${where} (no such file)`);
+          broken.push(`${where} (no such file)`);
           continue;
         }
         if (anchor !== undefined && path.endsWith('.md') && !(await anchorsIn(path)).has(anchor)) {
@@ -92,7 +81,7 @@ describe('documentation links', () => {
         linked.add(posix.normalize(posix.join(dirname(file), target.split('#')[0]!)));
       }
     }
-    const orphans = (await docFiles()).filter((f) => f !== 'README.md' && !linked.has(f) && !PAGES_REPLACED_BY_OTHER_BRANCHES.has(f));
+    const orphans = (await docFiles()).filter((f) => f !== 'README.md' && !linked.has(f));
     assert.deepEqual(orphans, [], 'pages no other page links to');
   });
 });
