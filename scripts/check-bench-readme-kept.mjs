@@ -20,6 +20,7 @@ const now = new Set(readFileSync('bench/README.md', 'utf8').split('\n').map(norm
 /** Substrings of old lines updated on purpose since (a flag's documented default changed), and why. */
 const REWRITTEN = [
   ['| `--only null,cached,cached-2w,unique` | these four |', 'issue 16 part 2: the default set gained forged and forged-replay'],
+  ['| `--rps R` | — | open loop at R req/s instead of closed loop (h2load is then skipped) |', 'issue 16: the row now says why h2load is skipped (its --rps sends 10 ms bursts)'],
 ];
 
 const missing = [];
