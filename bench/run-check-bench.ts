@@ -19,7 +19,7 @@
  *     [--connections 4] [--streams 32] [--rps R] [--unique-tokens 20000]
  *     [--token-cache-size 1000] [--only null,cached,cached-idtoken,unique,http-null,http-cached] [--h2load false]
  *     [--wait-idle 30]   (seconds to wait for other processes to go quiet before each scenario)
- *     [--generator raw|http2]   (load generator; default raw with --rps, http2 in closed loop)
+ *     [--generator raw]   (the only generator left: grpc-load was removed, see bench/README.md)
  *     [--request-shape minimal|envoy|large]   (how many of the original headers each Check carries)
  *     [--workers N] [--server-cores 0]   (N server processes behind one port with node:cluster, on these cores)
  *     [--server-node-flags '--cpu-prof --cpu-prof-dir=bench/results']   (node flags for every server; default none)
@@ -172,10 +172,12 @@ async function main(): Promise<void> {
     // HTTP/1.1 carries one request per connection: the in-flight count becomes a socket count.
     throw new BenchError('ERR_BENCH_USAGE', `run-check-bench: the HTTP door scenarios open connections × streams sockets; keep it ≤ ${MAX_HTTP_CONNECTIONS}`);
   }
-  // Open loop needs a generator whose own GC does not delay sends: the raw one. Closed loop keeps
-  // grpc-load by default so its numbers stay comparable with the results recorded so far.
-  const generator = flag(flags, 'generator', rps === undefined ? 'http2' : 'raw');
-  if (generator !== 'raw' && generator !== 'http2') throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --generator must be raw or http2');
+  // raw-h2-client in both loops. `--generator raw` stays accepted so the commands recorded in
+  // bench/README.md still run; grpc-load (`http2`) is gone: h2load is the closed-loop second opinion.
+  const generator = flag(flags, 'generator', 'raw');
+  if (generator !== 'raw') {
+    throw new BenchError('ERR_BENCH_USAGE', 'run-check-bench: --generator: only raw is left (grpc-load was removed on 2026-12-07; h2load runs as the closed-loop second opinion)');
+  }
   const shapeFlag = flag<string>(flags, 'request-shape', 'envoy');
   const shape = REQUEST_SHAPES.find((known) => known === shapeFlag);
   if (shape === undefined) throw new BenchError('ERR_BENCH_USAGE', `run-check-bench: --request-shape must be one of ${REQUEST_SHAPES.join(', ')}`);
@@ -214,7 +216,6 @@ async function main(): Promise<void> {
       warmupS: flag(flags, 'warmup', 3),
       durationS: flag(flags, 'duration', 10),
       rps,
-      generator,
       // h2load has no fixed-rate mode comparable to the open loop.
       h2load: flag(flags, 'h2load', true) && h2loadInstalled() && rps === undefined,
       waitIdleS: flag(flags, 'wait-idle', 30),
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
       `machine: ${machine.nproc} vCPU, ${machine.cpu}, node ${machine.node}, load average at start ${machine.loadavgAtStart.join(' ')}`,
       `command: ${machine.command}`,
       ...(rows.length || !httpRows.length ? [
-        `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by ${generator === 'raw' ? 'raw-h2-client' : 'grpc-load'}, `
+        `load: ${rps === undefined ? 'closed loop' : `open loop at ${rps} req/s`} by raw-h2-client, `
           + `${settings.connections} connections × ${settings.streams} streams, ${window}`,
         '',
         scenarioTable(rows),

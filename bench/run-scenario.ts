@@ -1,9 +1,9 @@
 /**
  * One scenario, once: start its server on the server core, check with a real
- * grpc-js client that its requests are allowed, load it with the chosen
- * generator — raw-h2-client (HTTP/2 by hand on node:net) or grpc-load
- * (node:http2) — on the load core, stop the server — always, by pid; then,
- * when asked, the same with h2load against a freshly started server.
+ * grpc-js client that its requests are allowed, load it with raw-h2-client
+ * (HTTP/2 by hand on node:net) on the load core, stop the server — always,
+ * by pid; then, when asked, the same with h2load against a freshly started
+ * server.
  *
  * HTTP door scenarios (`door: 'http'`) do the same through the HTTP door:
  * a node:http client for the preflight, raw-h1-client for the load and
@@ -21,14 +21,6 @@ import { waitForIdleMachine } from './proc-cpu.js';
 
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
-/**
- * Closed loop: grpc-load allocates per request and a larger young
- * generation cuts its GC time by half (measured: ~13k → ~18k Check/s against
- * the null server). Open loop: node's default keeps its GC pauses — which
- * show up as send lag — shorter. raw-h2-client allocates next to nothing per
- * request and runs with node's defaults. The servers always keep node's defaults.
- */
-const CLOSED_LOOP_NODE_FLAGS = ['--max-semi-space-size=64'];
 /**
  * HTTP door, open loop: the pool of keep-alive connections raw-h1-client may
  * use (one request in flight each). At 5k/s and ~0.1–0.2 ms per answer about
@@ -105,8 +97,6 @@ export interface LoadSettings {
   readonly warmupS: number;
   readonly durationS: number;
   readonly rps?: number;
-  /** `raw`: raw-h2-client.js (node:net, hand-made HTTP/2); `http2`: grpc-load.js (node:http2). */
-  readonly generator: 'raw' | 'http2';
   readonly h2load: boolean;
   /** Seconds to wait for an idle machine before each scenario (0 = don't). */
   readonly waitIdleS: number;
@@ -141,10 +131,8 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
   const withServer = <T>(use: (ready: GrpcReady, server: Started) => Promise<T>) => withCheckedServer(
     children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples, undefined, scenario.expected, scenario.preflightHeader), use);
 
-  const [generatorName, generatorFlags] = settings.generator === 'raw'
-    ? ['raw-h2-client', []]
-    : ['grpc-load', settings.rps === undefined ? CLOSED_LOOP_NODE_FLAGS : []];
-  const load = await withServer((ready, server) => runGenerator(children, generatorName, generatorFlags, [
+  // raw-h2-client allocates next to nothing per request and runs with node's defaults, as the servers do.
+  const load = await withServer((ready, server) => runGenerator(children, 'raw-h2-client', [], [
     '--port', String(ready.grpcPort), '--frames', scenario.framesFile,
     '--connections', String(settings.connections), '--streams', String(settings.streams),
   ], server, settings, log));

@@ -21,6 +21,13 @@ const now = new Set(readFileSync('bench/README.md', 'utf8').split('\n').map(norm
 const REWRITTEN = [
   ['| `--only null,cached,cached-2w,unique` | these four |', 'issue 16 part 2: the default set gained forged and forged-replay'],
   ['| `--rps R` | — | open loop at R req/s instead of closed loop (h2load is then skipped) |', 'issue 16: the row now says why h2load is skipped (its --rps sends 10 ms bursts)'],
+  ['| `--generator raw\\|http2` |', 'issue 16: grpc-load was removed (h2load and raw-h2-client cover it); the flag takes raw only'],
+  ['node dist/bench/grpc-load.js --port N --frames FILE', 'issue 16: grpc-load was removed; raw-h2-client runs on its own with the same flags'],
+  ['`run-check-bench` takes `--generator raw|http2`', 'issue 16: grpc-load was removed; the paragraph says raw-h2-client loads every scenario'],
+  ['`--rps`** (open loop), `http2` (grpc-load) stays the default', 'the same paragraph'],
+  ['closed-loop numbers remain comparable with the tables above. The open-loop', 'the same paragraph'],
+  ['notes about grpc-load\'s send lag no longer apply to `--rps` runs.', 'the same paragraph'],
+  ['- **grpc-load** (`grpc-load.ts`, `check-load.ts`) is built on `node:http2`,', 'issue 16: the bullet now says grpc-load was removed, and why its rows read low'],
 ];
 
 const missing = [];
