@@ -216,7 +216,7 @@ async function main(): Promise<void> {
       warmupS: flag(flags, 'warmup', 3),
       durationS: flag(flags, 'duration', 10),
       rps,
-      // h2load has no fixed-rate mode comparable to the open loop.
+      // h2load's --rps sends a 10 ms tick's requests in one burst: not an open loop (bench/README.md).
       h2load: flag(flags, 'h2load', true) && h2loadInstalled() && rps === undefined,
       waitIdleS: flag(flags, 'wait-idle', 30),
     };

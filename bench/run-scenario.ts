@@ -131,8 +131,7 @@ export async function runScenario(children: ChildProcesses, scenario: Scenario, 
   const withServer = <T>(use: (ready: GrpcReady, server: Started) => Promise<T>) => withCheckedServer(
     children, scenario.id, settings, serverArgs, isReady, (ready) => expectAllowed(ready.grpcPort, scenario.samples, undefined, scenario.expected, scenario.preflightHeader), use);
 
-  // raw-h2-client allocates next to nothing per request and runs with node's defaults, as the servers do.
-  const load = await withServer((ready, server) => runGenerator(children, 'raw-h2-client', [], [
+  const load = await withServer((ready, server) => runGenerator(children, 'raw-h2-client', [
     '--port', String(ready.grpcPort), '--frames', scenario.framesFile,
     '--connections', String(settings.connections), '--streams', String(settings.streams),
   ], server, settings, log));
@@ -166,11 +165,15 @@ async function withCheckedServer<R extends ReadyLine, T>(children: ChildProcesse
   }
 }
 
-/** Runs one of our generators on the load core against `server` with the run's window and rate; logs and returns its result. */
-async function runGenerator(children: ChildProcesses, name: string, nodeFlags: readonly string[], args: readonly string[], server: Started,
+/**
+ * Runs one of our generators on the load core against `server` with the run's
+ * window and rate; logs and returns its result. Both raw generators allocate
+ * next to nothing per request, so they run with node's defaults, as the servers do.
+ */
+async function runGenerator(children: ChildProcesses, name: string, args: readonly string[], server: Started,
   settings: LoadSettings, log: (line: string) => void): Promise<LoadResult> {
   const generator = children.start(name, LOAD_CORE, process.execPath, [
-    ...nodeFlags, join(settings.programs, `${name}.js`), ...args,
+    join(settings.programs, `${name}.js`), ...args,
     '--warmup', String(settings.warmupS), '--duration', String(settings.durationS),
     '--server-pid', String(server.pid),
     ...(settings.rps === undefined ? [] : ['--rps', String(settings.rps)]),
@@ -211,8 +214,7 @@ async function runHttpScenario(children: ChildProcesses, scenario: HttpScenario,
     children, scenario.id, settings, serverArgs, isHttpReady, (ready) => expectHttpAllowed(ready.httpPort, scenario.check, scenario.preflightHeader), use);
 
   const connections = httpConnections(settings);
-  // Node's defaults, as raw-h2-client: the generator allocates next to nothing per request.
-  const load = await withServer((ready, server) => runGenerator(children, 'raw-h1-client', [], [
+  const load = await withServer((ready, server) => runGenerator(children, 'raw-h1-client', [
     '--port', String(ready.httpPort), '--requests', scenario.requestsFile, '--connections', String(connections),
   ], server, settings, log));
 
