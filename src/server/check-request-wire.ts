@@ -91,28 +91,17 @@ function stringAt(r: Reader, end: number): string {
   return text;
 }
 
-/** Longest string decoded in JS; past it, one native call is cheaper than the loop. */
-const SHORT_STRING = 24;
-
 /**
- * UTF-8 bytes → string. Most of a CheckRequest is short ASCII strings (header
- * names and values), where a native call per string costs more than the
- * decoding itself: decode those in JS, and hand anything long or non-ASCII to
- * Buffer's own decoder (utf8Slice, the method Buffer#toString ends in, called
- * directly as protobufjs does — with toString as the fallback).
+ * UTF-8 bytes → string with Buffer's own decoder (utf8Slice, the method
+ * Buffer#toString ends in, called directly as protobufjs does — with
+ * toString as the fallback), for every string, short ones included. A
+ * CheckRequest is mostly short ASCII header names and values; building those
+ * in JS a character at a time was slower than the native call and left
+ * ~280 bytes of intermediate strings per string (one per `+=`), several KB
+ * per Check for the scavenger (bench/README.md, 2026-12-07).
  */
 function utf8(buf: Buffer, start: number, stop: number): string {
-  const length = stop - start;
-  if (length === 0) return '';
-  if (length <= SHORT_STRING) {
-    let ascii = true;
-    for (let i = start; i < stop; i++) if (buf[i]! > 0x7f) { ascii = false; break; }
-    if (ascii) {
-      let text = '';
-      for (let i = start; i < stop; i++) text += String.fromCharCode(buf[i]!);
-      return text;
-    }
-  }
+  if (start === stop) return '';
   return nativeUtf8Slice ? nativeUtf8Slice.call(buf, start, stop) : buf.toString('utf8', start, stop);
 }
 
