@@ -110,11 +110,16 @@ export class BasicAuthenticator implements Authenticator {
     return this.#verified.size;
   }
 
-  async authenticate(req: AuthRequest): Promise<AuthnResult> {
+  /** Skipped, refused as disabled or as malformed at once; a promise only for credentials to check. */
+  authenticate(req: AuthRequest): AuthnResult | Promise<AuthnResult> {
     const credentials = parseBasicHeader(req.headers.authorization);
     if (credentials === undefined) return SKIP;
     if (!this.#enabled) return DISABLED;
     if (credentials === null) return MALFORMED;
+    return this.#check(credentials, req);
+  }
+
+  async #check(credentials: Credentials, req: AuthRequest): Promise<AuthnResult> {
     const { username } = credentials;
     const source = this.#lockout.sourceLockout?.groupOf(req.sourceAddress);
     const locked = await this.#isLocked(username, source);

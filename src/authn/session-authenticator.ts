@@ -119,29 +119,31 @@ export function createSessionAuthenticator(options: SessionAuthenticatorOptions)
   };
 
 
+  const authenticateCookie = async (req: AuthRequest): Promise<AuthnResult> => {
+    const nowMs = options.now();
+    const read = await options.sessions.read(req.cookies, Math.floor(nowMs / 1000));
+    if (read.kind === 'absent') return SKIP;
+    if (read.kind === 'invalid') return INVALID;
+    if (read.kind === 'expired') return EXPIRED;
+    const record = read.record;
+    const ended = options.ended?.check(record.sid);
+    if (ended !== undefined && ended !== 'live') return ended === 'ended' ? SESSION_ENDED : LOGOUTS_UNKNOWN;
+    if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
+    if (!options.isProvider(record.provider)) return INVALID;
+    if (record.refreshAt === undefined || nowMs < record.refreshAt * 1000) {
+      return { kind: 'ok', identity: identityOfSession(record) };
+    }
+    // Refresh due: without its refresh cookie the session cannot be renewed, so it has ended.
+    const grant = await options.refreshCookies.read(req.cookies, record.sid);
+    if (!grant || grant.provider !== record.provider) return EXPIRED;
+    const renewal = await renewOnce(req, record, grant);
+    if (renewal.kind === 'failed') return EXPIRED;
+    return { kind: 'ok', identity: identityOfSession(renewal.record), responseHeaders: renewal.cookies };
+  };
+
   return {
     name: 'session',
-    async authenticate(req: AuthRequest): Promise<AuthnResult> {
-      if (!req.cookies.has(options.sessions.name)) return SKIP;
-      const nowMs = options.now();
-      const read = await options.sessions.read(req.cookies, Math.floor(nowMs / 1000));
-      if (read.kind === 'absent') return SKIP;
-      if (read.kind === 'invalid') return INVALID;
-      if (read.kind === 'expired') return EXPIRED;
-      const record = read.record;
-      const ended = options.ended?.check(record.sid);
-      if (ended !== undefined && ended !== 'live') return ended === 'ended' ? SESSION_ENDED : LOGOUTS_UNKNOWN;
-      if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
-      if (!options.isProvider(record.provider)) return INVALID;
-      if (record.refreshAt === undefined || nowMs < record.refreshAt * 1000) {
-        return { kind: 'ok', identity: identityOfSession(record) };
-      }
-      // Refresh due: without its refresh cookie the session cannot be renewed, so it has ended.
-      const grant = await options.refreshCookies.read(req.cookies, record.sid);
-      if (!grant || grant.provider !== record.provider) return EXPIRED;
-      const renewal = await renewOnce(req, record, grant);
-      if (renewal.kind === 'failed') return EXPIRED;
-      return { kind: 'ok', identity: identityOfSession(renewal.record), responseHeaders: renewal.cookies };
-    },
+    // Every request asks this first: without the session cookie it is skipped at once, without a promise.
+    authenticate: (req) => (req.cookies.has(options.sessions.name) ? authenticateCookie(req) : SKIP),
   };
 }

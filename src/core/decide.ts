@@ -20,8 +20,12 @@ import type { IdentityTokens } from '../identity/identity-tokens.js';
 /** Optional step recorder for `explain`; undefined on the request path, so it costs nothing. */
 export type Trace = (stage: 'route' | 'flow' | 'authenticate' | 'authorize' | 'respond', detail: string) => void;
 
-/** A stage that may answer before authentication (the OIDC endpoints). */
-export type FlowStage = (req: AuthRequest) => Promise<Decision | undefined>;
+/**
+ * A stage that may answer before authentication (the OIDC endpoints):
+ * undefined at once for a path it does not own — every request passes here,
+ * so a promise only for its own paths.
+ */
+export type FlowStage = (req: AuthRequest) => Decision | undefined | Promise<Decision | undefined>;
 
 export interface Engine {
   readonly config: Config;
@@ -144,16 +148,16 @@ function decide(
     (match.tenant ? `, tenant ${match.tenant}` : '') + (match.namespace ? `, namespace ${match.namespace}` : ''));
 
   // 2. flow: OIDC endpoints answer here, before any credential is looked at
-  if (flow) {
-    return flow(req).then((answered) => {
-      if (answered) {
-        trace?.('flow', `answered by the login flow (${answered.reason})`);
-        return answered;
-      }
-      return afterFlow(policy, authenticators, req, match, trace);
-    });
+  const answered = flow === null ? undefined : flow(req);
+  if (answered instanceof Promise) {
+    return answered.then((settled) => (settled ? answeredByFlow(settled, trace) : afterFlow(policy, authenticators, req, match, trace)));
   }
-  return afterFlow(policy, authenticators, req, match, trace);
+  return answered ? answeredByFlow(answered, trace) : afterFlow(policy, authenticators, req, match, trace);
+}
+
+function answeredByFlow(answered: Decision, trace: Trace | undefined): Decision {
+  trace?.('flow', `answered by the login flow (${answered.reason})`);
+  return answered;
 }
 
 function afterFlow(

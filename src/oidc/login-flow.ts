@@ -1,7 +1,8 @@
 /**
  * The login flow as three pieces the decision core plugs in:
  * - `flow`: the FlowStage answering /login, /logout, /oauth/login/{p} and
- *   /oauth/callback/{p} (every other path costs two character compares);
+ *   /oauth/callback/{p} (every other path costs one character compare and
+ *   is answered at once, without a promise);
  * - `loginRedirect`: the respond stage's hook turning a 401 for a browser
  *   navigation into a 302 to the provider (one configured) or the sign-in page;
  * - `sessionAuthenticator`: the `session` authenticator, with refresh.
@@ -31,6 +32,16 @@ export interface LoginFlow {
   /** null when there is nothing to log in with (no provider, Basic off). */
   readonly loginRedirect: RespondContext['loginRedirect'];
   readonly sessionAuthenticator: Authenticator;
+}
+
+/**
+ * Whether `path` can be one of the login flow's own: they all start with
+ * "/l" (/login, /logout) or "/o" (/oauth/…, the logout channels of
+ * sessions-store.ts). Every request is asked this first, so it is one compare.
+ */
+export function mayBeFlowPath(path: string): boolean {
+  const second = path.charCodeAt(1);
+  return second === 0x6c /* l */ || second === 0x6f /* o */;
 }
 
 const LOGIN_PREFIX = '/oauth/login/';
@@ -68,12 +79,8 @@ export function createLoginFlow(config: Config, deps: LoginFlowDeps): LoginFlow 
   const providerNames = ctx.providers.names;
   const canLogIn = providerNames.length > 0 || config.basicAuth.enabled;
 
-  const flow: FlowStage = async (req) => {
-    // Hot path: every request passes here; ours all start with "/l" or "/o".
-    const second = req.path.charCodeAt(1);
-    if (second !== 0x6c /* l */ && second !== 0x6f /* o */) return undefined;
-    return answer(ctx, req, canLogIn);
-  };
+  // Hot path: every request passes here, and all but the flow's own are answered at once.
+  const flow: FlowStage = (req) => (mayBeFlowPath(req.path) ? answer(ctx, req, canLogIn) : undefined);
 
   const loginRedirect: RespondContext['loginRedirect'] = canLogIn
     ? (req, rule, reason) => {

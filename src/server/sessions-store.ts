@@ -14,12 +14,13 @@ import type { Authenticator, AuthnResult } from '../authn/authenticator.js';
 import type { Config } from '../config/types.js';
 import type { AuthRequest } from '../core/auth-request.js';
 import type { FlowStage } from '../core/decide.js';
+import type { Decision } from '../core/decision.js';
 import { AuthzError } from '../core/errors.js';
 import { BACKCHANNEL_LOGOUT_PREFIX, backchannelLogout, type BackchannelLogoutDeps } from '../oidc/backchannel-logout.js';
 import type { FlowContext } from '../oidc/flow-context.js';
 import { FRONTCHANNEL_LOGOUT_PREFIX, frontchannelLogout, type FrontchannelLogoutDeps } from '../oidc/frontchannel-logout.js';
 import { jsonError } from '../oidc/flow-responses.js';
-import type { LoginFlow } from '../oidc/login-flow.js';
+import { mayBeFlowPath, type LoginFlow } from '../oidc/login-flow.js';
 import { LogoutTokenKeys } from '../oidc/logout-token.js';
 import { refreshSession } from '../oidc/session-refresh.js';
 import { createRedisSessionAuthenticator } from '../stores/redis-session-authenticator.js';
@@ -152,7 +153,7 @@ export function withSessionsStore(
     jsonError(req, 503, 'store_unavailable', 'the session store is unavailable', step, [['retry-after', '2']]);
 
   const redis = store.redis;
-  const flow: FlowStage = async (req) => {
+  const storeFlow = async (req: AuthRequest): Promise<Decision | undefined> => {
     if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(BACKCHANNEL_LOGOUT_PREFIX)) return backchannelLogout(backchannel, req);
     if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(FRONTCHANNEL_LOGOUT_PREFIX)) return frontchannelLogout(frontchannel, req);
     if (!redis || !codecs) return login.flow(req);
@@ -170,6 +171,8 @@ export function withSessionsStore(
       throw err;
     }
   };
+  // Every other path (the logout channels start with "/o" too) is answered at once, as login.flow answers it.
+  const flow: FlowStage = (req) => (mayBeFlowPath(req.path) ? storeFlow(req) : undefined);
 
   if (redis && codecs) {
     const sessionAuthenticator = createRedisSessionAuthenticator({
@@ -195,22 +198,27 @@ const REVOKED: AuthnResult = Object.freeze({ kind: 'fail', reason: 'session_inva
 function withRevocationList(inner: Authenticator, revocations: MemorySessionRevocations, ctx: FlowContext): Authenticator {
   return {
     name: inner.name,
-    async authenticate(req) {
+    authenticate(req) {
+      // At once (the inner authenticator's own answer) while the list is empty or no session cookie came.
       if (revocations.size === 0 || !req.cookies.has(ctx.sessions.name)) return inner.authenticate(req);
-      const read = await ctx.sessions.read(req.cookies, Math.floor(ctx.now() / 1000));
-      if ((read.kind === 'ok' || read.kind === 'expired') && read.record.provider !== '') {
-        const record = read.record;
-        const grant = await ctx.refreshCookies.read(req.cookies, record.sid);
-        const revoked = revocations.isRevoked({
-          provider: record.provider,
-          subject: record.subject,
-          // expiresAt = login + cookie-max-age (a refresh does not extend it).
-          loginAt: record.expiresAt - ctx.config.cookie.maxAgeSeconds,
-          idpSid: record.idpSid ?? idpSidOf(grant?.idToken),
-        });
-        if (revoked) return REVOKED;
-      }
-      return inner.authenticate(req);
+      return checkRevoked(req);
     },
   };
+
+  async function checkRevoked(req: AuthRequest): Promise<AuthnResult> {
+    const read = await ctx.sessions.read(req.cookies, Math.floor(ctx.now() / 1000));
+    if ((read.kind === 'ok' || read.kind === 'expired') && read.record.provider !== '') {
+      const record = read.record;
+      const grant = await ctx.refreshCookies.read(req.cookies, record.sid);
+      const revoked = revocations.isRevoked({
+        provider: record.provider,
+        subject: record.subject,
+        // expiresAt = login + cookie-max-age (a refresh does not extend it).
+        loginAt: record.expiresAt - ctx.config.cookie.maxAgeSeconds,
+        idpSid: record.idpSid ?? idpSidOf(grant?.idToken),
+      });
+      if (revoked) return REVOKED;
+    }
+    return inner.authenticate(req);
+  }
 }

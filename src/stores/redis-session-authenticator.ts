@@ -107,27 +107,29 @@ export function createRedisSessionAuthenticator(options: RedisSessionAuthenticat
     return pending;
   };
 
+  const authenticateCookie = async (req: AuthRequest): Promise<AuthnResult> => {
+    const id = codecs.idOf(req.cookies);
+    if (!id) return INVALID; // forged, altered, or from the cookie store: Redis is not asked
+    try {
+      const session = await store.get(id);
+      if (!session) return INVALID;
+      const record = session.record;
+      const nowMs = options.now();
+      if (nowMs >= record.expiresAt * 1000) return EXPIRED;
+      if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
+      if (!options.isProvider(record.provider)) return INVALID;
+      if (!refreshDue(record, nowMs)) return ok(record);
+      return await refreshOnce(req, id);
+    } catch (err) {
+      // Counted where it happened; anything else is a bug and becomes the door's 500 (never an allow).
+      if (err instanceof SessionStoreUnavailableError) return SESSION_STORE_DOWN;
+      throw err;
+    }
+  };
+
   return {
     name: 'session',
-    async authenticate(req: AuthRequest): Promise<AuthnResult> {
-      if (!req.cookies.get(codecs.sessions.name)) return SKIP;
-      const id = codecs.idOf(req.cookies);
-      if (!id) return INVALID; // forged, altered, or from the cookie store: Redis is not asked
-      try {
-        const session = await store.get(id);
-        if (!session) return INVALID;
-        const record = session.record;
-        const nowMs = options.now();
-        if (nowMs >= record.expiresAt * 1000) return EXPIRED;
-        if (record.provider === '') return options.basicEnabled ? passwordFormSession(options.usersStore, record) : INVALID;
-        if (!options.isProvider(record.provider)) return INVALID;
-        if (!refreshDue(record, nowMs)) return ok(record);
-        return await refreshOnce(req, id);
-      } catch (err) {
-        // Counted where it happened; anything else is a bug and becomes the door's 500 (never an allow).
-        if (err instanceof SessionStoreUnavailableError) return SESSION_STORE_DOWN;
-        throw err;
-      }
-    },
+    // Every request asks this first: without the session cookie it is skipped at once, without a promise.
+    authenticate: (req) => (req.cookies.get(codecs.sessions.name) ? authenticateCookie(req) : SKIP),
   };
 }
