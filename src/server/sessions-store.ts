@@ -154,8 +154,8 @@ export function withSessionsStore(
 
   const redis = store.redis;
   const storeFlow = async (req: AuthRequest): Promise<Decision | undefined> => {
-    if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(BACKCHANNEL_LOGOUT_PREFIX)) return backchannelLogout(backchannel, req);
-    if (req.path.charCodeAt(1) === 0x6f /* o */ && req.path.startsWith(FRONTCHANNEL_LOGOUT_PREFIX)) return frontchannelLogout(frontchannel, req);
+    if (req.path.startsWith(BACKCHANNEL_LOGOUT_PREFIX)) return backchannelLogout(backchannel, req);
+    if (req.path.startsWith(FRONTCHANNEL_LOGOUT_PREFIX)) return frontchannelLogout(frontchannel, req);
     if (!redis || !codecs) return login.flow(req);
     // Do not spend an authorization code on a login whose session could not be stored.
     if (req.path.startsWith(CALLBACK_PREFIX) && !redis.healthy()) return storeDown(req, 'callback');
